@@ -1,0 +1,203 @@
+"""Offline-evaluation metrics for cited QA over paper abstracts: retrieval, citations, abstention, latency.
+
+Pure functions over exact title strings; each returns None when the metric does not apply to its input,
+so that aggregates average only over the rows where a metric means something.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any
+
+RECALL_KS = (1, 3, 5, 10)
+NDCG_K = 10
+# Types whose questions name specific papers, so any citation outside the gold set is a wrong citation.
+PRECISION_TYPES = frozenset({"paraphrase", "comparative"})
+DIGITS = 4
+
+
+def recall_at_k(retrieved: Sequence[str], gold: Collection[str], k: int) -> float | None:
+    """Fraction of gold titles found among the top ``k`` retrieved titles; None when gold is empty."""
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    gold_set = set(gold)
+    if not gold_set:
+        return None
+    return len(gold_set.intersection(retrieved[:k])) / len(gold_set)
+
+
+def reciprocal_rank(retrieved: Sequence[str], gold: Collection[str]) -> float | None:
+    """1 / rank of the first gold title (0.0 if none is retrieved); None when gold is empty."""
+    gold_set = set(gold)
+    if not gold_set:
+        return None
+    for rank, title in enumerate(retrieved, start=1):
+        if title in gold_set:
+            return 1.0 / rank
+    return 0.0
+
+
+def ndcg_at_k(retrieved: Sequence[str], gold: Collection[str], k: int = NDCG_K) -> float | None:
+    """Binary-relevance nDCG@k with a log2 discount; None when gold is empty.
+
+    A gold title retrieved twice earns credit once, so the score stays within [0, 1].
+    """
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    gold_set = set(gold)
+    if not gold_set:
+        return None
+    seen: set[str] = set()
+    dcg = 0.0
+    for i, title in enumerate(retrieved[:k]):
+        if title in gold_set and title not in seen:
+            seen.add(title)
+            dcg += 1.0 / math.log2(i + 2)
+    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(len(gold_set), k)))
+    return dcg / ideal
+
+
+def citation_recall(cited: Collection[str], gold: Collection[str]) -> float | None:
+    """Fraction of gold titles that the answer cites; None when gold is empty."""
+    gold_set = set(gold)
+    if not gold_set:
+        return None
+    return len(gold_set.intersection(cited)) / len(gold_set)
+
+
+def citation_precision(cited: Collection[str], gold: Collection[str]) -> float | None:
+    """Fraction of distinct cited titles that are gold; None when nothing is cited."""
+    cited_set = set(cited)
+    if not cited_set:
+        return None
+    return len(cited_set.intersection(gold)) / len(cited_set)
+
+
+def citation_validity(cited: Collection[str], sources: Collection[str]) -> float | None:
+    """Fraction of distinct cited titles present among the retrieved sources; None when nothing is cited.
+
+    A citation outside the sources cannot have been grounded in text the model was shown.
+    """
+    cited_set = set(cited)
+    if not cited_set:
+        return None
+    return len(cited_set.intersection(sources)) / len(cited_set)
+
+
+def abstention_scores(rows: Iterable[tuple[bool, bool]]) -> dict[str, float | int | None]:
+    """Precision, recall and F1 of abstaining, from ``(should_abstain, did_abstain)`` pairs.
+
+    Precision is None when no abstention was made, recall None when none was expected, and F1 None
+    when either is None. Also returns the confusion counts tp, fp, fn, tn.
+    """
+    tp = fp = fn = tn = 0
+    for should, did in rows:
+        if should and did:
+            tp += 1
+        elif did:
+            fp += 1
+        elif should:
+            fn += 1
+        else:
+            tn += 1
+    precision = tp / (tp + fp) if tp + fp else None
+    recall = tp / (tp + fn) if tp + fn else None
+    f1: float | None = None
+    if precision is not None and recall is not None:
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "fp": fp, "fn": fn, "tn": tn}
+
+
+def _normalize(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def key_fact_coverage(answer: str, key_facts: Sequence[str]) -> float | None:
+    """Fraction of key facts found in the answer (case-insensitive, whitespace-normalized substrings).
+
+    Blank facts are ignored; None when no non-blank fact is given.
+    """
+    facts = [f for f in (_normalize(fact) for fact in key_facts) if f]
+    if not facts:
+        return None
+    text = _normalize(answer)
+    return sum(fact in text for fact in facts) / len(facts)
+
+
+def percentile(values: Sequence[float], p: float) -> float | None:
+    """The p-th percentile (0-100) with linear interpolation, as numpy's default; None when empty."""
+    if not 0 <= p <= 100:
+        raise ValueError(f"p must be within [0, 100], got {p}")
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * p / 100
+    lo = math.floor(position)
+    hi = min(lo + 1, len(ordered) - 1)
+    return float(ordered[lo] + (ordered[hi] - ordered[lo]) * (position - lo))
+
+
+def mean_or_none(values: Iterable[float | None]) -> float | None:
+    """Arithmetic mean of the values that are not None; None when there are none."""
+    present = [v for v in values if v is not None]
+    return sum(present) / len(present) if present else None
+
+
+def latency_summary(ms: Sequence[float]) -> dict[str, float | int | None]:
+    """p50, p95 and mean of latencies in milliseconds, with their count n."""
+    return {"p50": percentile(ms, 50), "p95": percentile(ms, 95), "mean": mean_or_none(ms), "n": len(ms)}
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(float(value), DIGITS)
+
+
+def _cited_validity(row: Mapping[str, Any]) -> float | None:
+    cited = row.get("cited_titles") or []
+    if not cited:
+        return None
+    if "source_titles" not in row:
+        raise ValueError(f"result row {row.get('id')!r} cites papers but has no 'source_titles' list")
+    return citation_validity(cited, row["source_titles"])
+
+
+def _group_metrics(rows: Sequence[Mapping[str, Any]]) -> dict[str, float | int | None]:
+    with_gold = [r for r in rows if r["gold_titles"]]
+    out: dict[str, float | int | None] = {"n": len(rows)}
+    for k in RECALL_KS:
+        out[f"recall@{k}"] = mean_or_none(recall_at_k(r["retrieved_titles"], r["gold_titles"], k) for r in with_gold)
+    out["mrr"] = mean_or_none(reciprocal_rank(r["retrieved_titles"], r["gold_titles"]) for r in with_gold)
+    out[f"ndcg@{NDCG_K}"] = mean_or_none(ndcg_at_k(r["retrieved_titles"], r["gold_titles"], NDCG_K) for r in with_gold)
+    out["citation_recall"] = mean_or_none(citation_recall(r["cited_titles"], r["gold_titles"]) for r in with_gold)
+    out["citation_precision"] = mean_or_none(
+        citation_precision(r["cited_titles"], r["gold_titles"]) for r in rows if r["type"] in PRECISION_TYPES
+    )
+    out["citation_validity"] = mean_or_none(_cited_validity(r) for r in rows)
+    abstention = abstention_scores((not r["gold_titles"], bool(r["abstained"])) for r in rows)
+    out["abstention_precision"] = abstention["precision"]
+    out["abstention_recall"] = abstention["recall"]
+    out["abstention_f1"] = abstention["f1"]
+    out["key_fact_coverage"] = mean_or_none(
+        key_fact_coverage(r.get("answer") or "", r.get("key_facts") or []) for r in rows
+    )
+    latencies = [float(r["latency_ms"]) for r in rows if r.get("latency_ms") is not None]
+    out["latency_p50"] = percentile(latencies, 50)
+    out["latency_p95"] = percentile(latencies, 95)
+    return {key: value if key == "n" else _round(value) for key, value in out.items()}
+
+
+def aggregate(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Summarize per-question result rows as ``{"overall": {...}, "by_type": {type: {...}}}``.
+
+    Each group holds n, recall@1/3/5/10, mrr, ndcg@10, citation_recall/precision/validity,
+    abstention_precision/recall/f1, key_fact_coverage, latency_p50/p95; floats rounded to 4 places,
+    None where a metric does not apply. Types appear in sorted order.
+    """
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for row in results:
+        by_type.setdefault(row["type"], []).append(row)
+    return {
+        "overall": _group_metrics(results),
+        "by_type": {kind: _group_metrics(by_type[kind]) for kind in sorted(by_type)},
+    }

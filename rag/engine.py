@@ -1,0 +1,143 @@
+"""`rag.Engine`: the one object every face uses. It owns the settings, the embedder, the store and the
+retriever, builds the index on first use when it is missing, and exposes ingest/stats/search/ask."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from .embeddings import Embedder, get_embedder
+from .errors import IndexMissingError
+from .ingest import IngestReport, ingest
+from .settings import Settings, configure_offline_environment
+from .store import Store
+from .types import Answer, Hit
+
+log = logging.getLogger(__name__)
+
+
+class Engine:
+    """Cited question answering over a collection of paper abstracts.
+
+    >>> engine = Engine()                      # settings from RAG_* env vars / defaults
+    >>> engine.search("pruning at initialization", k=5)
+    >>> engine.ask("How does ResMLP differ from RaftMLP?")
+    """
+
+    def __init__(self, settings: Settings | None = None, *, embedder: Embedder | None = None,
+                 llm: Any = None, auto_ingest: bool = True):
+        configure_offline_environment()
+        self.settings = settings or Settings()
+        self._embedder = embedder
+        self._llm = llm
+        self.auto_ingest = auto_ingest
+        self._store: Store | None = None
+        self._retriever: Any = None
+        self._lock = threading.RLock()
+
+    # --- collaborators ------------------------------------------------------------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = get_embedder(self.settings)
+        return self._embedder
+
+    def store(self) -> Store:
+        with self._lock:
+            if self._store is None:
+                try:
+                    self._store = Store(self.settings)
+                    self._store.collection()
+                except IndexMissingError:
+                    if self._store is not None:
+                        self._store.close()
+                        self._store = None
+                    if not self.auto_ingest:
+                        raise
+                    log.warning("no index yet: building it from %s", self.settings.data_dir)
+                    self.ingest(progress=False)
+                    self._store = Store(self.settings)
+                    self._store.collection()
+                self._store.check_model(self.embedder.name, self.embedder.dim)
+            return self._store
+
+    @property
+    def retriever(self):  # type: ignore[no-untyped-def]
+        with self._lock:
+            if self._retriever is None:
+                from .retrieve import Retriever
+
+                self._retriever = Retriever(self.store(), self.embedder, self.settings)
+            return self._retriever
+
+    def llm(self):  # type: ignore[no-untyped-def]
+        if self._llm is None and self.settings.llm_enabled:
+            from .llm import build_llm
+
+            self._llm = build_llm(self.settings)
+        return self._llm
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+            self._retriever = None
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- indexing -----------------------------------------------------------------------------------------
+    def ingest(self, paths: Sequence[Path | str] | None = None, *, rebuild: bool = False, prune: bool = False,
+               progress: bool = True, on_warning: Any = None) -> IngestReport:
+        with self._lock:
+            report = ingest(self.settings, [Path(p) for p in paths] if paths else None, rebuild=rebuild,
+                            prune=prune, embedder=self.embedder, progress=progress, on_warning=on_warning)
+            if rebuild and self._store is not None:
+                self._store._collection = None
+            self._retriever = None  # rebuilt from the new collection on next use
+            return report
+
+    def stats(self) -> dict[str, Any]:
+        store = self.store()
+        chunks = store.all_chunks(include_text=False)
+        papers = {c.meta.get("paper_id") for c in chunks}
+        files: Counter[str] = Counter()
+        seen: set[str] = set()
+        for c in chunks:
+            pid = c.meta.get("paper_id", "")
+            if pid in seen:
+                continue
+            seen.add(pid)
+            for s in json.loads(c.meta.get("sources", "[]")):
+                files[s["file"]] += 1
+        model, dim = store.model_info()
+        return {"papers": len(papers), "chunks": len(chunks), "sources": len(files),
+                "source_files": dict(sorted(files.items())), "embedding_model": model, "embedding_dim": dim,
+                "embedder_backend": self.embedder.backend, "index": store.location, "backend": store.backend,
+                "collection": store.name}
+
+    # --- questions ----------------------------------------------------------------------------------------
+    def search(self, query: str, k: int | None = None) -> list[Hit]:
+        return self.retriever.search(query, k or self.settings.default_k)
+
+    def ask(self, question: str, history: Sequence[dict[str, str]] | None = None, *, k: int | None = None,
+            use_llm: bool | None = None) -> Answer:
+        from .answer import answer_question
+
+        return answer_question(self, question, history, k=k, use_llm=use_llm)
+
+    def ask_stream(self, question: str, history: Sequence[dict[str, str]] | None = None, *,
+                   k: int | None = None, use_llm: bool | None = None) -> Iterator[str | Answer]:
+        """Yields text pieces as they are produced, then the final Answer."""
+        from .answer import answer_stream
+
+        yield from answer_stream(self, question, history, k=k, use_llm=use_llm)

@@ -1,0 +1,136 @@
+"""parse → chunk → embed → upsert, incremental by content hash.
+
+A paper is rewritten only when its hash changed or its stored chunks are incomplete (a killed run), and
+its old chunks are deleted just before the new ones are written, so any interrupted run followed by one
+more run ends with exactly the papers and chunk ids of a clean build."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .chunking import chunk_paper, content_hash
+from .corpus import load_corpus
+from .embeddings import Embedder, get_embedder
+from .errors import NoDataError
+from .settings import Settings
+from .store import Store, StoredChunk, encode_meta
+from .types import Chunk, Paper
+
+log = logging.getLogger(__name__)
+
+PAPERS_PER_BATCH = 32
+
+
+@dataclass
+class IngestReport:
+    entries: int = 0
+    papers: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    chunks_written: int = 0
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    files: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def chunk_metadata(paper: Paper, chunk: Chunk, n_chunks: int, h: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {"paper_id": paper.paper_id, "title": paper.title, "ordinal": chunk.ordinal,
+                            "n_chunks": n_chunks, "hash": h, "authors": encode_meta(paper.authors),
+                            "sources": encode_meta([asdict(s) for s in paper.sources])}
+    for key in ("n_authors", "date", "date_text", "upvotes", "url"):
+        value = getattr(paper, key)
+        if value is not None:
+            meta[key] = value
+    return meta
+
+
+def paper_states(chunks: Sequence[StoredChunk]) -> dict[str, tuple[set[str], int, set[int]]]:
+    """paper_id → (hashes seen, n_chunks claimed, ordinals present)."""
+    states: dict[str, tuple[set[str], int, set[int]]] = {}
+    for c in chunks:
+        pid = c.meta.get("paper_id", "")
+        hashes, n, ords = states.setdefault(pid, (set(), int(c.meta.get("n_chunks", 0)), set()))
+        hashes.add(str(c.meta.get("hash")))
+        ords.add(int(c.meta.get("ordinal", -1)))
+    return states
+
+
+def ingest(settings: Settings, paths: Sequence[Path] | None = None, rebuild: bool = False,
+           prune: bool = False, embedder: Embedder | None = None, progress: bool = True,
+           on_warning: Callable[[str], None] | None = None) -> IngestReport:
+    """Index `paths` (default: settings.data_dir). Raises NoDataError when nothing could be read."""
+    start = time.perf_counter()
+    paths = list(paths) if paths else [settings.data_dir]
+    parsed = load_corpus(paths, settings.max_abstract_chars, settings.max_file_bytes, root=Path.cwd())
+    report = IngestReport(entries=parsed.entries, papers=len(parsed.papers), warnings=parsed.warnings,
+                          files=parsed.files)
+    for w in parsed.warnings:
+        (on_warning or log.warning)(w)
+    if not parsed.papers:
+        raise NoDataError("no papers could be read from " + ", ".join(str(p) for p in paths))
+
+    embedder = embedder or get_embedder(settings)
+    with Store(settings, create=True) as store:
+        if rebuild:
+            store.drop()
+        store.collection(create_for=(embedder.name, embedder.dim))
+        store.check_model(embedder.name, embedder.dim)
+        existing = paper_states(store.all_chunks(include_text=False))
+
+        todo: list[tuple[Paper, str]] = []
+        for paper in parsed.papers:
+            h = content_hash(paper, settings.chunk_tokens, settings.chunk_overlap, embedder.name)
+            state = existing.get(paper.paper_id)
+            if state is None:
+                report.new += 1
+                todo.append((paper, h))
+            elif state[0] == {h} and state[2] == set(range(state[1])):
+                report.unchanged += 1
+            else:
+                report.updated += 1
+                todo.append((paper, h))
+
+        report.chunks_written = _write(store, embedder, todo, settings, progress)
+
+        if prune:
+            keep = {p.paper_id for p in parsed.papers}
+            gone = [pid for pid in existing if pid not in keep]
+            if gone:
+                store.delete_papers(gone)
+            report.removed = len(gone)
+    report.seconds = round(time.perf_counter() - start, 3)
+    return report
+
+
+def _write(store: Store, embedder: Embedder, todo: list[tuple[Paper, str]], settings: Settings,
+           progress: bool) -> int:
+    if not todo:
+        return 0
+    from tqdm import tqdm
+
+    planned = [(p, h, chunk_paper(p, settings.chunk_tokens, settings.chunk_overlap)) for p, h in todo]
+    total = sum(len(c) for _, _, c in planned)
+    written = 0
+    with tqdm(total=total, desc="embedding", unit="chunk", disable=not progress, leave=False) as bar:
+        for start in range(0, len(planned), PAPERS_PER_BATCH):
+            batch = planned[start:start + PAPERS_PER_BATCH]
+            chunks = [c for _, _, cs in batch for c in cs]
+            vectors = embedder.embed([c.embed_text for c in chunks])
+            metas = [chunk_metadata(p, c, len(cs), h) for p, h, cs in batch for c in cs]
+            # Delete-then-write per batch: a kill in between leaves these papers absent or incomplete,
+            # which the next run detects (hash/ordinal check) and repairs.
+            store.delete_papers([p.paper_id for p, _, _ in batch])
+            store.add([c.chunk_id for c in chunks], vectors, [c.text for c in chunks], metas)
+            written += len(chunks)
+            bar.update(len(chunks))
+    return written

@@ -1,0 +1,126 @@
+"""The one settings model. Every knob of the pipeline lives here with a description; values come from
+arguments, then `RAG_*` environment variables (plus the standard `OPENAI_*` ones), then defaults.
+This is the only module that reads the environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="forbid", populate_by_name=True)
+
+    # --- data and index -------------------------------------------------------------------------------
+    data_dir: Path = Field(Path("data/raw"), description="Folder of source files ingested by default.")
+    index_dir: Path = Field(Path("data/index"), description="Embedded Chroma directory (and caches).")
+    chroma_url: str | None = Field(
+        None, description="URL of a Chroma server (e.g. http://127.0.0.1:8000). Set → use it instead of the "
+        "embedded index; needed when several processes read and write at once.")
+    collection: str = Field("papers", description="Chroma collection name (3–512 characters).")
+
+    # --- parsing ----------------------------------------------------------------------------------------
+    max_abstract_chars: int = Field(20_000, description="Abstracts longer than this are rejected with a "
+                                    "warning naming file:line.")
+    max_file_bytes: int = Field(200_000_000, description="Source files bigger than this are refused.")
+
+    # --- chunking and embedding ---------------------------------------------------------------------------
+    chunk_tokens: int = Field(150, description="Chunk size in tiktoken (cl100k) tokens, title excluded. "
+                              "Kept small so title + chunk fit MiniLM's 256 word-piece window.")
+    chunk_overlap: int = Field(30, description="Token overlap between consecutive chunks of one abstract.")
+    embed_backend: Literal["auto", "onnx", "sentence-transformers", "openai"] = Field(
+        "auto", description="auto = ONNX fast path when onnxruntime is installed, else sentence-transformers; "
+        "openai = an OpenAI-compatible /embeddings endpoint (sends text to it).")
+    embed_model: str = Field("all-MiniLM-L6-v2", description="Embedding model name. For the local backends "
+                             "only the bundled all-MiniLM-L6-v2 is available offline.")
+    embed_base_url: str | None = Field(None, description="Base URL of an OpenAI-compatible embeddings "
+                                       "endpoint (embed_backend=openai).")
+    embed_batch_size: int = Field(64, description="Texts per embedding call.")
+    model_cache_dir: Path = Field(Path("data/models"), description="Where the ONNX export of the bundled "
+                                  "model is cached (made once, on first use).")
+
+    # --- retrieval --------------------------------------------------------------------------------------
+    dense_k: int = Field(60, description="Chunks fetched from the dense (Chroma) retriever per query.")
+    bm25_k: int = Field(60, description="Chunks fetched from BM25 per query.")
+    rrf_k: int = Field(60, description="Reciprocal-rank-fusion constant: larger flattens rank differences.")
+    dense_weight: float = Field(1.0, description="Weight of the dense ranking in fusion.")
+    bm25_weight: float = Field(0.7, description="Weight of the BM25 ranking in fusion.")
+    alias_boost: float = Field(1.0, description="Score added to a paper whose title or nickname the query "
+                               "names (fused scores are ~0.03, so this puts it first).")
+    topic_min_similarity: float = Field(0.28, description="Topic questions: papers whose best passage has "
+                                        "cosine similarity below this are left out of the results.")
+    default_k: int = Field(5, description="Papers returned by search/ask when k is not given.")
+    max_query_chars: int = Field(2000, description="Queries longer than this are truncated (with a notice).")
+
+    # --- answering --------------------------------------------------------------------------------------
+    abstain_similarity: float = Field(0.40, description="Abstain when the best passage's cosine similarity "
+                                      "is below this and no paper is named (calibrated on eval/questions).")
+    extractive_sentences: int = Field(3, description="Sentences quoted per paper in extractive answers.")
+    support_threshold: float = Field(0.35, description="LLM mode: a cited sentence whose best lexical/embedding "
+                                     "support in its cited passage is below this is marked unsupported.")
+    max_question_chars: int = Field(2000, description="Questions longer than this are refused.")
+
+    # --- LLM (off unless the user names an endpoint) ----------------------------------------------------------
+    openai_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_API_KEY", "RAG_OPENAI_API_KEY", "openai_api_key"),
+        description="API key for OpenAI (or the endpoint in llm_base_url).")
+    openai_base_url: str | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_BASE_URL", "RAG_OPENAI_BASE_URL", "openai_base_url"),
+        description="OpenAI-compatible base URL used with OPENAI_API_KEY.")
+    llm_base_url: str | None = Field(None, description="OpenAI-compatible server (Ollama, vLLM, llama.cpp, "
+                                     "LM Studio), e.g. http://127.0.0.1:11434/v1. Needs llm_model.")
+    llm_model: str | None = Field(None, description="Model name. With llm_base_url or OPENAI_API_KEY it "
+                                  "turns on LLM mode (OPENAI_API_KEY alone defaults to gpt-4o-mini).")
+    llm_context_window: int = Field(8192, description="Context window of the model, in tokens.")
+    llm_max_tokens: int = Field(800, description="Most tokens the answer may use.")
+    llm_timeout: float = Field(30.0, description="Seconds before one LLM request is abandoned.")
+    llm_max_retries: int = Field(2, description="Retries of a failed LLM request before falling back.")
+    llm_temperature: float = Field(0.0, description="Sampling temperature.")
+
+    # --- chat UI ----------------------------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Address the chat binds to.")
+    port: int = Field(7860, description="Port the chat listens on.")
+    auth_user: str | None = Field(None, description="Username for the chat (with auth_password).")
+    auth_password: SecretStr | None = Field(None, description="Password for the chat.")
+    ui_concurrency: int = Field(8, description="Questions answered at once by the chat.")
+    ui_rate_limit: int = Field(20, description="Questions per minute one browser session may ask.")
+
+    @field_validator("collection")
+    @classmethod
+    def _collection_len(cls, v: str) -> str:
+        if not 3 <= len(v) <= 512:
+            raise ValueError("collection name must be 3–512 characters")
+        return v
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.llm_base_url and self.llm_model) or self.openai_api_key is not None
+
+    def secrets(self) -> list[str]:
+        """Secret values that must never appear in anything the project prints or writes."""
+        out = []
+        for s in (self.openai_api_key, self.auth_password):
+            if s is not None and s.get_secret_value():
+                out.append(s.get_secret_value())
+        return out
+
+
+def configure_offline_environment() -> None:
+    """Point tiktoken/HF at the bundled files so nothing is fetched at run time (see MACHINE.md).
+    Lives here because this is the only module allowed to touch the environment."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    if "TIKTOKEN_CACHE_DIR" not in os.environ:
+        import importlib.util
+
+        spec = importlib.util.find_spec("llama_index.core")
+        if spec and spec.submodule_search_locations:
+            cache = Path(next(iter(spec.submodule_search_locations))) / "_static" / "tiktoken_cache"
+            if cache.is_dir():
+                os.environ["TIKTOKEN_CACHE_DIR"] = str(cache)

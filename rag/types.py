@@ -1,0 +1,99 @@
+"""Records that flow through the pipeline: Paper → Chunk → Hit → Answer (with Citations).
+Plain dataclasses so every face (API, CLI JSON, UI, eval) shares one shape; `to_dict()` is the JSON contract."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where one copy of a paper was read: file, 1-based line of its title, ordinal within the file."""
+
+    file: str
+    line: int
+    position: int
+
+
+@dataclass
+class Paper:
+    paper_id: str
+    title: str
+    abstract: str
+    authors: list[str] = field(default_factory=list)
+    n_authors: int | None = None
+    date: str | None = None  # ISO yyyy-mm-dd when the year is known
+    date_text: str | None = None  # as printed on the page ("Jun 12" when no year is shown)
+    upvotes: int | None = None
+    url: str | None = None
+    sources: list[Source] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Chunk:
+    chunk_id: str  # "<paper_id>#<ordinal>"
+    paper_id: str
+    title: str
+    ordinal: int
+    text: str  # the passage (part of the abstract)
+    embed_text: str  # what the embedder sees: title + passage
+
+
+@dataclass
+class Hit:
+    paper_id: str
+    title: str
+    score: float
+    text: str
+    side: str | None = None  # for comparisons: which side of the question this paper answers
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"paper_id": self.paper_id, "title": self.title, "score": round(self.score, 4),
+                             "text": self.text}
+        if self.side is not None:
+            d["side"] = self.side
+        return d
+
+
+@dataclass
+class Citation:
+    n: int
+    paper_id: str
+    title: str
+    quote: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n": self.n, "paper_id": self.paper_id, "title": self.title, "quote": self.quote}
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str
+    citations: list[Citation]
+    sources: list[Hit]
+    abstained: bool
+    mode: Literal["llm", "extractive"]
+    standalone_question: str | None = None
+    notice: str | None = None  # e.g. "LLM endpoint failed (HTTP 500); showing the extractive answer"
+    unsupported: list[str] = field(default_factory=list)  # sentences whose citation does not support them
+    model: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "citations": [c.to_dict() for c in self.citations],
+            "sources": [h.to_dict() for h in self.sources],
+            "abstained": self.abstained,
+            "mode": self.mode,
+            "standalone_question": self.standalone_question,
+            "notice": self.notice,
+            "unsupported": list(self.unsupported),
+            "model": self.model,
+        }
