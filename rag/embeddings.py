@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
+import warnings
 from pathlib import Path
 from typing import Protocol
 
@@ -51,8 +53,10 @@ class _WordPieces:
 
         self.tok = Tokenizer.from_file(str(model_path / "tokenizer.json"))
         self.tok.enable_truncation(MAX_WORD_PIECES)
+        self.tok.no_padding()  # tokenizer.json ships with fixed padding to 128; we pad per batch ourselves
         self.counter = Tokenizer.from_file(str(model_path / "tokenizer.json"))
         self.counter.no_truncation()
+        self.counter.no_padding()
 
     def count(self, text: str) -> int:
         return len(self.counter.encode(text).ids)
@@ -116,7 +120,7 @@ class OnnxMiniLM:
 def export_onnx(model_path: Path, cache_dir: Path) -> Path:
     """Export the bundled model (with pooling) to ONNX once; later runs reuse the cached file."""
     digest = hashlib.sha1((model_path / "model.safetensors").read_bytes()[:1_000_000]).hexdigest()[:10]
-    target = cache_dir / f"minilm-l6-v2-{digest}.onnx"
+    target = cache_dir / f"minilm-l6-v2-{digest}-v2.onnx"
     if target.exists():
         return target
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -124,7 +128,9 @@ def export_onnx(model_path: Path, cache_dir: Path) -> Path:
     import torch
     from transformers import AutoModel
 
-    model = AutoModel.from_pretrained(str(model_path)).eval()
+    # Eager attention: SDPA's traced graph hard-codes the dummy input's mask and gives wrong vectors for
+    # other lengths and paddings.
+    model = AutoModel.from_pretrained(str(model_path), attn_implementation="eager").eval()
 
     class Pooled(torch.nn.Module):
         def __init__(self, m: torch.nn.Module):
@@ -137,12 +143,15 @@ def export_onnx(model_path: Path, cache_dir: Path) -> Path:
             v = (out * mk).sum(1) / mk.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(v, dim=-1)
 
-    ids = torch.ones(2, 16, dtype=torch.long)
-    tmp = target.with_suffix(f".tmp{threading.get_ident()}")
+    ids = torch.randint(1000, 2000, (2, 16), dtype=torch.long)
+    mask = torch.ones(2, 16, dtype=torch.long)
+    mask[1, 9:] = 0  # a padded row, so masking is traced as data, not as a constant
+    tmp = target.with_suffix(f".tmp{os.getpid()}")
     dyn = {n: {0: "batch", 1: "seq"} for n in ("input_ids", "attention_mask", "token_type_ids")}
     dyn["embedding"] = {0: "batch"}
-    with torch.no_grad():
-        torch.onnx.export(Pooled(model), (ids, ids, torch.zeros_like(ids)), str(tmp),
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Pooled(model), (ids, mask, torch.zeros_like(ids)), str(tmp),
                           input_names=["input_ids", "attention_mask", "token_type_ids"],
                           output_names=["embedding"], dynamic_axes=dyn, opset_version=17, dynamo=False)
     tmp.replace(target)  # atomic: a killed export never leaves a half-written model behind

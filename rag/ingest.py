@@ -47,6 +47,8 @@ def chunk_metadata(paper: Paper, chunk: Chunk, n_chunks: int, h: str) -> dict[st
     meta: dict[str, Any] = {"paper_id": paper.paper_id, "title": paper.title, "ordinal": chunk.ordinal,
                             "n_chunks": n_chunks, "hash": h, "authors": encode_meta(paper.authors),
                             "sources": encode_meta([asdict(s) for s in paper.sources])}
+    if chunk.ordinal == 0:  # the whole abstract, once per paper: answers quote whole sentences from it
+        meta["abstract"] = paper.abstract
     for key in ("n_authors", "date", "date_text", "upvotes", "url"):
         value = getattr(paper, key)
         if value is not None:

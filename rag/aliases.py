@@ -1,0 +1,129 @@
+"""Paper-name index: finds papers a query names by exact title, by the short name before a title's colon
+("ResMLP", "KECOR") or by an acronym the paper introduces ("(GCNet)", "(STNs)", "(DAM-VP)").
+
+Hand-written because no retriever library matches names this way: matching is on normalized token
+sequences (case, punctuation, hyphens, quotes and plurals ignored), except for names that are also
+ordinary words ("SOFT", "PROSE"), which must appear with their own capitalisation."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+_PAREN = re.compile(r"\(([^()]{2,40})\)")
+_ACRONYM = re.compile(r"^[A-Za-z][A-Za-z0-9\-+.]*[A-Za-z0-9+]$")
+MAX_ACRONYM_PAPERS = 2  # an acronym defined by more papers than this is a generic term ("CNNs"), not a name
+MAX_SHORT_NAME_WORDS = 8
+
+
+def singular(tok: str) -> str:
+    if len(tok) > 3 and tok.endswith("s") and not tok.endswith("ss"):
+        return tok[:-1]
+    return tok
+
+
+def tokens(text: str) -> list[str]:
+    return [singular(t) for t in _TOKEN.findall(text.lower().replace("'s", ""))]
+
+
+@dataclass(frozen=True)
+class AliasMatch:
+    paper_id: str
+    alias: str
+    kind: str  # "title" | "short" | "acronym"
+    start: int  # token position in the query
+    length: int  # tokens matched
+
+
+def _is_acronym(s: str) -> bool:
+    s = s.strip()
+    if not _ACRONYM.match(s) or len(s) < 2 or len(s) > 20:
+        return False
+    uppers = sum(c.isupper() for c in s)
+    return uppers >= 2 or (uppers >= 1 and any(c.isdigit() for c in s))
+
+
+def acronyms_in(text: str) -> set[str]:
+    """Acronyms introduced in parentheses: "Diversity-Aware Meta Visual Prompting (DAM-VP)"."""
+    found = set()
+    for m in _PAREN.finditer(text):
+        for part in re.split(r",|;| or | and ", m.group(1)):
+            part = part.strip().strip("'\"")
+            if _is_acronym(part):
+                found.add(part)
+    return found
+
+
+class AliasIndex:
+    def __init__(self) -> None:
+        self._by_first: dict[str, list[tuple[tuple[str, ...], str, str, str]]] = defaultdict(list)
+        self._case_sensitive: dict[str, list[tuple[re.Pattern[str], str, str]]] = defaultdict(list)
+        self.names: dict[str, set[str]] = defaultdict(set)  # paper_id → aliases (for display/tests)
+
+    @classmethod
+    def build(cls, papers: Iterable[tuple[str, str, str]]) -> AliasIndex:
+        """papers: (paper_id, title, abstract)."""
+        papers = list(papers)
+        lower_words: set[str] = set()
+        for _, title, abstract in papers:
+            lower_words.update(re.findall(r"\b[a-z]+\b", title + " " + abstract))
+        acronym_owners: dict[str, set[str]] = defaultdict(set)
+        for pid, title, abstract in papers:
+            for a in acronyms_in(title + " " + abstract):
+                acronym_owners[a].add(pid)
+        idx = cls()
+        for pid, title, _ in papers:
+            idx._add(pid, title, "title", lower_words)
+            if ":" in title:
+                short = title.split(":", 1)[0].strip()
+                if 1 <= len(short.split()) <= MAX_SHORT_NAME_WORDS and len(short) >= 3:
+                    idx._add(pid, short, "short", lower_words)
+            for word in title.replace(":", " ").split():  # distinctive names inside titles: "ConvNeXt"
+                w = word.strip(",.?!()'\"")
+                if _is_acronym(w) and sum(c.isupper() for c in w) >= 2 and len(w) >= 4:
+                    idx._add(pid, w, "short", lower_words)
+        for acronym, owners in acronym_owners.items():
+            if len(owners) <= MAX_ACRONYM_PAPERS:
+                for pid in owners:
+                    idx._add(pid, acronym, "acronym", lower_words)
+        return idx
+
+    def _add(self, pid: str, alias: str, kind: str, lower_words: set[str]) -> None:
+        toks = tuple(tokens(alias))
+        if not toks or (len(toks) == 1 and len(toks[0]) < 2):
+            return
+        self.names[pid].add(alias)
+        single = alias.strip()
+        if len(toks) == 1 and kind != "title" and single.lower() in lower_words and single != single.lower():
+            # "SOFT" is also the word "soft": only its own capitalisation names the paper.
+            pat = re.compile(r"(?<![\w-])" + re.escape(single) + r"s?(?![\w-])")
+            self._case_sensitive[toks[0]].append((pat, pid, alias))
+            return
+        self._by_first[toks[0]].append((toks, pid, alias, kind))
+        if len(toks) > 1 and kind != "title" and all(len(t) <= 6 for t in toks):
+            # "DAM-VP" is also written "DAMVP"
+            self._by_first["".join(toks)].append((("".join(toks),), pid, alias, kind))
+
+    def find(self, query: str) -> list[AliasMatch]:
+        """Papers the query names, longest matches first; a match inside a longer one is dropped."""
+        q = tokens(query)
+        found: list[AliasMatch] = []
+        for i, tok in enumerate(q):
+            for toks, pid, alias, kind in self._by_first.get(tok, ()):
+                if tuple(q[i:i + len(toks)]) == toks:
+                    found.append(AliasMatch(pid, alias, kind, i, len(toks)))
+            for pat, pid, alias in self._case_sensitive.get(tok, ()):
+                if pat.search(query):
+                    found.append(AliasMatch(pid, alias, "acronym", i, 1))
+        found.sort(key=lambda m: (-m.length, m.start))
+        kept: list[AliasMatch] = []
+        for m in found:
+            inside_other = any(k.start <= m.start and m.start + m.length <= k.start + k.length
+                               and k.paper_id != m.paper_id and k.length > m.length and k.kind == "title"
+                               for k in kept)
+            if not inside_other and not any(k.paper_id == m.paper_id and k.alias == m.alias for k in kept):
+                kept.append(m)
+        return kept

@@ -1,0 +1,226 @@
+"""The answer without an LLM: the most question-relevant sentences of the retrieved abstracts, quoted and
+cited [n]. Comparisons get a section per paper and a problem / approach / key-result table whose cells are
+sentences classified by cue phrases; topic questions get one line per paper."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from .embeddings import Embedder
+from .types import Hit
+
+_ABBREV = re.compile(r"\b(e\.g|i\.e|et al|etc|vs|cf|Fig|Eq|resp|approx|al|No)\.\s", re.I)
+_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"'])")
+_WORD = re.compile(r"[a-z0-9]+")
+_STOP = set("""a an the of on in for to and or with by from as at is are was were be been being this that these
+those it its we our us they their which what how why who whom does do did can could should would may might
+will shall than then there here into over under about between both each other such not no nor so very more
+most much many any some all also only just paper papers study studies work collection say says method methods
+approach propose proposed question compare contrast differ difference versus vs""".split())
+
+ROLE_CUES = {
+    "problem": re.compile(r"\b(problem|challeng\w*|however|remain\w*|limit\w*|difficult\w*|struggl\w*|lack\w*|"
+                          r"bottleneck|issue|costly|expensive|hard to|unclear|obstacle|gap|fail\w*|suffer\w*|"
+                          r"little is known|open question|require\w*)\b", re.I),
+    "approach": re.compile(r"\b(we (propose|introduce|present|develop|design|describe|use|adopt|formulate|"
+                           r"consider|study|investigate|analy[sz]e|derive|build|construct|leverage|apply)|"
+                           r"our (method|approach|model|framework|algorithm)|this (paper|work)|in this (paper|"
+                           r"work)|based on|consists of|termed|called|dubbed|named)\b", re.I),
+    "result": re.compile(r"(\b(outperform\w*|achiev\w*|we (show|find|demonstrate|observe|prove|obtain)|"
+                         r"results?|state[- ]of[- ]the[- ]art|improv\w*|accura\w*|speed-?up|faster|reduc\w*|"
+                         r"surpass\w*|experiments?|empirical\w*|significantly|competitive)\b|\d+(\.\d+)?\s?(%|x\b))",
+                         re.I),
+}
+ROLES = ("problem", "approach", "result")
+
+
+def split_sentences(text: str) -> list[str]:
+    protected = _ABBREV.sub(lambda m: m.group(0).replace(". ", ".\u00a0"), text)
+    return [s.replace("\u00a0", " ").strip() for s in _SPLIT.split(protected) if len(s.strip()) > 3]
+
+
+def content_words(text: str) -> set[str]:
+    return {w[:6] for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 2}
+
+
+def lexical_overlap(query_words: set[str], sentence: str) -> float:
+    if not query_words:
+        return 0.0
+    return len(query_words & content_words(sentence)) / len(query_words)
+
+
+class SentenceCache:
+    """Sentence splits and embeddings per paper, computed once (LRU) so warm answers stay fast."""
+
+    def __init__(self, embedder: Embedder, size: int = 4096):
+        self.embedder = embedder
+        self.size = size
+        self._data: OrderedDict[str, tuple[list[str], np.ndarray]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, papers: list[tuple[str, str]]) -> dict[str, tuple[list[str], np.ndarray]]:
+        """papers: (paper_id, abstract) → {paper_id: (sentences, unit vectors)}."""
+        out: dict[str, tuple[list[str], np.ndarray]] = {}
+        missing: list[tuple[str, list[str]]] = []
+        with self._lock:
+            for pid, abstract in papers:
+                if pid in self._data:
+                    self._data.move_to_end(pid)
+                    out[pid] = self._data[pid]
+                else:
+                    missing.append((pid, split_sentences(abstract) or [abstract]))
+        if missing:
+            flat = [s for _, sents in missing for s in sents]
+            vecs = self.embedder.embed(flat)
+            i = 0
+            with self._lock:
+                for pid, sents in missing:
+                    entry = (sents, vecs[i:i + len(sents)])
+                    i += len(sents)
+                    self._data[pid] = entry
+                    out[pid] = entry
+                while len(self._data) > self.size:
+                    self._data.popitem(last=False)
+        return out
+
+
+@dataclass
+class Ranked:
+    sentence: str
+    score: float
+    position: int
+
+
+_BOILERPLATE = re.compile(r"https?://|github\.com|\b(code|data|models?|implementation)s?\b[^.]{0,60}\b(is|are) "
+                          r"(publicly |freely )?(available|released)|project page|\bwe (share|release|open-source)\b|"
+                          r"\bour code\b", re.I)
+_STRONG_APPROACH = re.compile(r"\bwe (propose|introduce|present|develop|design)\b|\b(our|the proposed) "
+                              r"(method|approach|model|framework)\b", re.I)
+
+
+def is_boilerplate(sentence: str) -> bool:
+    return bool(_BOILERPLATE.search(sentence))
+
+
+def rank_sentences(question_vec: np.ndarray, question_words: set[str], sentences: list[str],
+                   vectors: np.ndarray) -> list[Ranked]:
+    dense = vectors @ question_vec if len(sentences) else np.zeros(0)
+    out = [Ranked(s, 0.7 * float(dense[i]) + 0.3 * lexical_overlap(question_words, s)
+                  - (1.0 if is_boilerplate(s) else 0.0), i)
+           for i, s in enumerate(sentences)]
+    return sorted(out, key=lambda r: -r.score)
+
+
+def role_scores(sentence: str, position: int, n: int) -> dict[str, float]:
+    scores = {role: float(len(ROLE_CUES[role].findall(sentence))) for role in ROLES}
+    scores["approach"] += 1.5 * len(_STRONG_APPROACH.findall(sentence))
+    if position == 0:
+        scores["problem"] += 0.8  # abstracts open with the problem
+    if n and position >= n - 2:
+        scores["result"] += 0.5  # and close with results
+    if 0 < position <= max(2, n // 2):
+        scores["approach"] += 0.3
+    return scores
+
+
+def classify(sentences: list[str]) -> dict[str, str]:
+    """Best sentence per role (each sentence used once) for the comparison table."""
+    n = len(sentences)
+    scored = [(i, role_scores(s, i, n)) for i, s in enumerate(sentences) if not is_boilerplate(s)]
+    chosen: dict[str, str] = {}
+    used: set[int] = set()
+
+    def specific(x: tuple[int, dict[str, float]], role: str) -> tuple[float, int]:
+        # a sentence that is clearly about this role and not about the others
+        others = max(v for r, v in x[1].items() if r != role)
+        return (x[1][role] - 0.5 * others, -x[0])
+
+    for role in ("approach", "result", "problem"):
+        best = max((x for x in scored if x[0] not in used), key=lambda x: specific(x, role), default=None)
+        if best is not None:
+            chosen[role] = sentences[best[0]]
+            used.add(best[0])
+    return chosen
+
+
+def shorten(sentence: str, words: int = 32) -> str:
+    w = sentence.split()
+    return sentence if len(w) <= words else " ".join(w[:words]).rstrip(",;:") + " …"
+
+
+def cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+@dataclass
+class Composed:
+    text: str
+    quotes: dict[int, str]  # n → the first sentence quoted from that source
+
+
+def compose_lookup(question_vec: np.ndarray, question: str, hits: list[Hit],
+                   sents: dict[str, tuple[list[str], np.ndarray]], per_paper: int) -> Composed:
+    qw = content_words(question)
+    lines: list[str] = []
+    quotes: dict[int, str] = {}
+    top_score = None
+    for n, h in enumerate(hits, 1):
+        sentences, vecs = sents[h.paper_id]
+        ranked = rank_sentences(question_vec, qw, sentences, vecs)
+        if not ranked:
+            continue
+        best = ranked[0].score
+        if top_score is None:
+            top_score = best
+            picked = sorted(ranked[:per_paper], key=lambda r: r.position)
+            quotes[n] = picked[0].sentence
+            body = " ".join(f"{r.sentence} [{n}]" for r in picked)
+            lines.append(f"**{h.title}** [{n}]: {body}")
+        elif best >= 0.75 * top_score and len(quotes) < 3:
+            quotes[n] = ranked[0].sentence
+            lines.append(f"\n**{h.title}** [{n}] is also relevant: {ranked[0].sentence} [{n}]")
+    if not lines:
+        return Composed("", {})
+    return Composed("\n".join(lines), quotes)
+
+
+def compose_topic(question_vec: np.ndarray, topic: str, hits: list[Hit],
+                  sents: dict[str, tuple[list[str], np.ndarray]]) -> Composed:
+    qw = content_words(topic)
+    quotes: dict[int, str] = {}
+    lines = [f"{len(hits)} paper{'s' if len(hits) != 1 else ''} in the collection address {topic}:", ""]
+    for n, h in enumerate(hits, 1):
+        sentences, vecs = sents[h.paper_id]
+        ranked = rank_sentences(question_vec, qw, sentences, vecs)
+        s = ranked[0].sentence if ranked else h.text
+        quotes[n] = s
+        lines.append(f"- **{h.title}** [{n}]: {shorten(s, 45)} [{n}]")
+    return Composed("\n".join(lines), quotes)
+
+
+def compose_comparison(question_vec: np.ndarray, question: str, hits: list[Hit],
+                       sents: dict[str, tuple[list[str], np.ndarray]], per_paper: int) -> Composed:
+    """hits: the papers being compared (one per side), numbered in order."""
+    qw = content_words(question)
+    quotes: dict[int, str] = {}
+    sections: list[str] = []
+    rows: list[str] = []
+    for n, h in enumerate(hits, 1):
+        sentences, vecs = sents[h.paper_id]
+        ranked = rank_sentences(question_vec, qw, sentences, vecs)
+        picked = sorted(ranked[:per_paper], key=lambda r: r.position)
+        quotes[n] = picked[0].sentence if picked else h.text
+        body = " ".join(f"{r.sentence} [{n}]" for r in picked)
+        side = f" (for “{h.side}”)" if h.side and h.side.lower() not in h.title.lower() else ""
+        sections.append(f"### [{n}] {h.title}{side}\n{body}")
+        roles = classify(sentences)
+        cells = [cell(shorten(roles[r])) + f" [{n}]" if r in roles else "—" for r in ROLES]
+        rows.append(f"| {cell(h.title)} [{n}] | " + " | ".join(cells) + " |")
+    table = ["| Paper | Problem | Approach | Key result |", "|---|---|---|---|", *rows]
+    text = "\n\n".join(sections) + "\n\n**Side by side**\n\n" + "\n".join(table)
+    return Composed(text, quotes)

@@ -1,0 +1,321 @@
+"""Hybrid retrieval: dense (Chroma) + BM25 (bm25s, built once from the stored chunks) fused by weighted
+reciprocal rank, grouped per paper, with papers named in the query (title, short name, acronym) put first.
+Comparative questions are split into sides, each retrieved on its own, so every side's best paper is in
+the results; topic questions ("Which papers study X?") return every paper above a calibrated similarity."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .aliases import AliasIndex, AliasMatch
+from .embeddings import Embedder
+from .errors import InputError
+from .settings import Settings
+from .store import Store
+from .types import Hit
+
+log = logging.getLogger(__name__)
+
+# Words that carry no topic in questions about a paper collection (BM25 side only).
+QUESTION_STOPWORDS = {
+    "paper", "papers", "study", "studies", "studied", "work", "works", "collection", "say", "says", "does",
+    "do", "did", "which", "what", "how", "compare", "comparison", "contrast", "differ", "difference",
+    "differences", "versus", "vs", "between", "tell", "me", "about", "explain", "describe", "propose",
+    "proposes", "proposed", "approach", "approaches", "method", "methods", "main", "idea", "ideas", "list",
+    "show", "any", "there", "each", "other", "one", "ones", "they", "their", "them", "it", "its", "is",
+    "are", "was", "were", "the", "a", "an", "of", "on", "in", "for", "to", "and", "or", "with", "by",
+    "from", "use", "uses", "using", "build", "builds", "relate", "relates", "similar", "different",
+}
+
+_TOPIC = re.compile(
+    r"^\s*(?:(?:which|what)\s+(?:other\s+)?(?:papers|works|studies|articles|publications)|list\s+(?:all\s+)?"
+    r"(?:the\s+)?papers|(?:are\s+there\s+|find\s+|show\s+(?:me\s+)?)(?:any\s+)?papers|papers)\b"
+    r"(?:\s+in\s+the\s+collection)?\s*(?:(?:that|which)\s+)?"
+    r"(?:study|studies|address|addresses|are\s+about|discuss|investigate|tackle|propose|use|apply|deal\s+with|"
+    r"focus\s+on|work\s+on|look\s+at|on|about|concern|cover|mention|consider|explore|examine|analy[sz]e)?\s*",
+    re.I)
+_COMPARE_CUES = re.compile(
+    r"\b(compare|compared|comparison|contrast|differ|differs|difference|differences|vs\.?|versus|"
+    r"build(?:s)?\s+on|relate(?:s)?\s+to|how\s+does\s+each|both)\b", re.I)
+_EXPLICIT_COMPARE = re.compile(r"\b(compare|contrast|differ|differs|versus|vs\.?)\b", re.I)
+# Ordered from most to least specific; each captures the two sides.
+_SPLITTERS = [
+    re.compile(r"^(?P<a>.+?)\s+(?:vs\.?|versus)\s+(?P<b>.+)$", re.I),
+    re.compile(r"(?:differences?|distinction)\s+between\s+(?P<a>.+?)\s+and\s+(?P<b>.+)$", re.I),
+    re.compile(r"(?:compare|contrast)\s+(?P<a>.+?)\s+(?:with|to|and|against)\s+(?P<b>.+)$", re.I),
+    re.compile(r"how\s+(?:does|do|did)\s+(?P<a>.+?)\s+(?:differ|build|improve|relate|compare)\s+"
+               r"(?:from|on|upon|over|to|with)\s+(?P<b>.+)$", re.I),
+    re.compile(r"^(?P<a>.+?)\s+and\s+(?P<b>.+?)\s*:\s*.+$", re.I),
+    re.compile(r"^(?P<a>.+?)\s+(?:compared\s+(?:to|with))\s+(?P<b>.+)$", re.I),
+]
+_SIDE_TRIM = re.compile(r"^(?:the\s+|a\s+|an\s+|paper\s+on\s+|papers?\s+|approach\s+of\s+)+|"
+                        r"[\s?.!:;,]+$|\s+(?:in\s+terms\s+of|regarding|with\s+respect\s+to)\s+.*$", re.I)
+
+
+@dataclass
+class QueryPlan:
+    kind: str  # "lookup" | "comparative" | "topic"
+    query: str
+    topic: str | None = None
+    sides: list[str] = field(default_factory=list)
+    named: list[AliasMatch] = field(default_factory=list)
+
+
+@dataclass
+class PaperRecord:
+    paper_id: str
+    title: str
+    abstract: str
+    meta: dict[str, Any]
+    chunk_rows: list[int]  # rows in the retriever's chunk arrays
+    complete: bool
+
+
+@dataclass
+class SearchResult:
+    hits: list[Hit]
+    plan: QueryPlan
+    notice: str | None = None
+
+
+def plan_query(query: str, aliases: AliasIndex) -> QueryPlan:
+    named = aliases.find(query)
+    m = _TOPIC.match(query)
+    if m and m.end() < len(query) and not _EXPLICIT_COMPARE.search(query):
+        topic = _SIDE_TRIM.sub("", query[m.end():]).strip()
+        if topic:
+            return QueryPlan("topic", query, topic=topic, named=named)
+    distinct = list(dict.fromkeys(n.paper_id for n in named))
+    if _COMPARE_CUES.search(query) or (len(distinct) >= 2 and re.search(r"\band\b", query, re.I)):
+        sides = split_sides(query)
+        if len(sides) >= 2 or len(distinct) >= 2:
+            return QueryPlan("comparative", query, sides=sides, named=named)
+    return QueryPlan("lookup", query, named=named)
+
+
+def split_sides(query: str) -> list[str]:
+    q = query.strip().rstrip("?.! ")
+    q = re.sub(r"^(?:please\s+|can\s+you\s+|could\s+you\s+)", "", q, flags=re.I)
+    for pat in _SPLITTERS:
+        m = pat.search(q)
+        if m:
+            sides = [_SIDE_TRIM.sub("", m.group("a")).strip(), _SIDE_TRIM.sub("", m.group("b")).strip()]
+            b = sides[1]
+            # "A, B and C" on the second side → three sides
+            more = [s.strip() for s in re.split(r",\s*|\s+and\s+", b) if s.strip()] if "," in b else [b]
+            sides = [sides[0]] + more
+            sides = [re.sub(r"^(?:how\s+does\s+|what\s+is\s+|is\s+)", "", s, flags=re.I) for s in sides]
+            return [s for s in sides if len(s) >= 2]
+    return []
+
+
+class Retriever:
+    """Built once from the collection's chunks; refreshed when the collection's size changes."""
+
+    def __init__(self, store: Store, embedder: Embedder, settings: Settings):
+        self.store = store
+        self.embedder = embedder
+        self.settings = settings
+        self._lock = threading.RLock()
+        self._load()
+
+    # --- snapshot ---------------------------------------------------------------------------------------
+    def _load(self) -> None:
+        import bm25s
+        import Stemmer
+
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG on import
+
+        chunks = self.store.all_chunks()
+        self.count = len(chunks)
+        self.chunk_ids = [c.chunk_id for c in chunks]
+        self.row_of = {cid: i for i, cid in enumerate(self.chunk_ids)}
+        self.chunk_text = [c.text for c in chunks]
+        self.chunk_paper = [str(c.meta.get("paper_id", "")) for c in chunks]
+        papers: dict[str, PaperRecord] = {}
+        for i, c in enumerate(chunks):
+            pid = self.chunk_paper[i]
+            rec = papers.get(pid)
+            if rec is None:
+                rec = papers[pid] = PaperRecord(pid, str(c.meta.get("title", "")), "", c.meta, [], False)
+            rec.chunk_rows.append(i)
+            if c.meta.get("ordinal") == 0:
+                rec.meta = c.meta
+                rec.abstract = str(c.meta.get("abstract") or "")
+        for rec in papers.values():
+            rec.chunk_rows.sort(key=lambda r: int(chunks[r].meta.get("ordinal", 0)))
+            # A paper is visible only when all its chunks are: a query never sees a half-indexed paper.
+            rec.complete = len(rec.chunk_rows) == int(rec.meta.get("n_chunks", -1))
+            if not rec.abstract:
+                rec.abstract = " ".join(self.chunk_text[r] for r in rec.chunk_rows)
+        self.papers = papers
+        self.aliases = AliasIndex.build((p.paper_id, p.title, p.abstract) for p in papers.values()
+                                        if p.complete)
+        self.stemmer = Stemmer.Stemmer("english")
+        corpus_tokens = bm25s.tokenize([f"{c.meta.get('title', '')} {c.text}" for c in chunks],
+                                       stopwords="en", stemmer=self.stemmer, show_progress=False)
+        self.bm25 = bm25s.BM25()
+        if chunks:
+            self.bm25.index(corpus_tokens, show_progress=False)
+        self.vocab = corpus_tokens.vocab
+
+    def refresh_if_changed(self) -> None:
+        with self._lock:
+            if self.store.count() != self.count:
+                self._load()
+
+    # --- single rankings ----------------------------------------------------------------------------------
+    def dense(self, text: str, n: int) -> dict[int, float]:
+        """chunk row → cosine similarity."""
+        vec = self.embedder.embed([text])[0]
+        out = {}
+        for cid, sim in self.store.query(vec, n):
+            row = self.row_of.get(cid)
+            if row is not None:
+                out[row] = sim
+        return out
+
+    def sparse(self, text: str, n: int) -> dict[int, float]:
+        """chunk row → BM25 score."""
+        words = [w for w in re.findall(r"\w\w+", text.lower()) if w not in QUESTION_STOPWORDS]
+        stemmed = self.stemmer.stemWords(words)
+        ids = [self.vocab[t] for t in stemmed if t in self.vocab]
+        if not ids or self.count == 0:
+            return {}
+        scores = self.bm25.get_scores(ids)
+        n = min(n, len(scores))
+        top = np.argpartition(-scores, n - 1)[:n]
+        return {int(r): float(scores[r]) for r in top if scores[r] > 0}
+
+    def rank(self, text: str, named: list[AliasMatch] | None = None) -> list[Hit]:
+        """All candidate papers for `text`, best first (fused dense + BM25, name matches first)."""
+        s = self.settings
+        dense = self.dense(text, s.dense_k)
+        sparse = self.sparse(text, s.bm25_k)
+        fused: dict[int, float] = {}
+        for weight, ranking in ((s.dense_weight, dense), (s.bm25_weight, sparse)):
+            for rank, row in enumerate(sorted(ranking, key=ranking.__getitem__, reverse=True)):
+                fused[row] = fused.get(row, 0.0) + weight / (s.rrf_k + rank + 1)
+        best: dict[str, tuple[float, int]] = {}
+        for row, score in fused.items():
+            pid = self.chunk_paper[row]
+            if pid not in best or score > best[pid][0]:
+                best[pid] = (score, row)
+        named = named if named is not None else self.aliases.find(text)
+        boost: dict[str, tuple[float, str]] = {}
+        for m in named:
+            b = s.alias_boost + 0.01 * m.length
+            if b > boost.get(m.paper_id, (0.0, ""))[0]:
+                boost[m.paper_id] = (b, m.alias)
+        for pid in boost:
+            if pid not in best and pid in self.papers:
+                rows = self.papers[pid].chunk_rows
+                best[pid] = (0.0, max(rows, key=lambda r: dense.get(r, 0.0)))
+        hits = []
+        for pid, (score, row) in best.items():
+            rec = self.papers.get(pid)
+            if rec is None or not rec.complete:
+                continue
+            sim = max((dense.get(r, 0.0) for r in rec.chunk_rows), default=0.0)
+            bm = max((sparse.get(r, 0.0) for r in rec.chunk_rows), default=0.0)
+            alias = boost.get(pid)
+            hits.append(Hit(pid, rec.title, score + (alias[0] if alias else 0.0), self.chunk_text[row],
+                            meta={"similarity": round(sim, 4), "bm25": round(bm, 3),
+                                  "named_as": alias[1] if alias else None, "chunk_id": self.chunk_ids[row],
+                                  **paper_meta(rec.meta)}))
+        hits.sort(key=lambda h: -h.score)
+        return hits
+
+    # --- the public search ----------------------------------------------------------------------------------
+    def search(self, query: str, k: int = 5) -> list[Hit]:
+        return self.search_with_plan(query, k).hits
+
+    def search_with_plan(self, query: str, k: int = 5) -> SearchResult:
+        if not isinstance(query, str) or not query.strip():
+            raise InputError("the query is empty; type some words, a title or a paper's name")
+        notice = None
+        query = " ".join(query.split())
+        if len(query) > self.settings.max_query_chars:
+            notice = (f"the query was {len(query)} characters; only the first "
+                      f"{self.settings.max_query_chars} were used")
+            query = query[: self.settings.max_query_chars]
+        k = max(1, int(k))
+        self.refresh_if_changed()
+        with self._lock:
+            plan = plan_query(query, self.aliases)
+            if plan.kind == "topic":
+                hits = self._topic(plan, k)
+            elif plan.kind == "comparative":
+                hits = self._comparative(plan, k)
+            else:
+                hits = self.rank(query, plan.named)[:k]
+        return SearchResult(hits, plan, notice)
+
+    def _topic(self, plan: QueryPlan, k: int) -> list[Hit]:
+        assert plan.topic is not None
+        ranked = self.rank(plan.topic, plan.named)[: max(3 * k, 30)]
+        if not ranked:
+            return []
+        # Relevance relative to the best paper: a topic's papers share its vocabulary (BM25) and its meaning
+        # (dense); one absolute cut-off fails because similarity levels differ a lot between topics.
+        top_sim = max(h.meta["similarity"] for h in ranked) or 1.0
+        top_bm = max(h.meta["bm25"] for h in ranked) or 0.0
+        keep = []
+        for h in ranked:
+            rel = h.meta["similarity"] / top_sim if top_bm == 0 else \
+                0.5 * h.meta["similarity"] / top_sim + 0.5 * h.meta["bm25"] / top_bm
+            h.meta["topic_relevance"] = round(rel, 4)
+            if h.meta["named_as"] or (rel >= self.settings.topic_min_relevance
+                                      and h.meta["similarity"] >= self.settings.topic_min_similarity):
+                keep.append(h)
+        return keep[:k]
+
+    def _comparative(self, plan: QueryPlan, k: int) -> list[Hit]:
+        whole = self.rank(plan.query, plan.named)
+        side_best: list[Hit] = []
+        side_of: dict[str, str] = {}
+        named_by_side: list[tuple[str, list[AliasMatch]]] = []
+        for side in plan.sides:
+            named_by_side.append((side, self.aliases.find(side)))
+        if len(plan.sides) < 2:  # sides come from the names alone: "ResMLP and RaftMLP: ..."
+            seen: list[str] = []
+            for m in plan.named:
+                if m.paper_id not in seen:
+                    seen.append(m.paper_id)
+                    named_by_side.append((m.alias, [m]))
+        for side, named in named_by_side:
+            ranked = self.rank(side, named)
+            for h in ranked:
+                if h.paper_id not in side_of:
+                    side_of[h.paper_id] = side
+                    h.side = side
+                    side_best.append(h)
+                    break
+        out: list[Hit] = list(side_best)
+        have = {h.paper_id for h in out}
+        for h in whole:
+            if h.paper_id not in have:
+                out.append(h)
+                have.add(h.paper_id)
+        return out[: max(k, len(side_best))]
+
+
+def paper_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    """The paper's display metadata from a chunk's Chroma metadata."""
+    out: dict[str, Any] = {}
+    for key in ("date", "date_text", "upvotes", "n_authors", "url"):
+        if key in meta:
+            out[key] = meta[key]
+    for key in ("authors", "sources"):
+        try:
+            out[key] = json.loads(meta.get(key, "[]"))
+        except (TypeError, ValueError):
+            out[key] = []
+    return out
