@@ -75,9 +75,9 @@ def prepare(engine: Engine, question: str, history: Sequence[dict[str, Any]] | N
                                                           s.default_k))
     plan, hits = result.plan, result.hits
     notice = notice or result.notice
-    top_sim = max((h.meta.get("similarity", 0.0) for h in hits), default=0.0)
     named = any(h.meta.get("named_as") for h in hits)
-    abstain = not hits or (not named and top_sim < s.abstain_similarity)
+    evidence = retriever.evidence(plan.topic or standalone, hits) if hits else 0.0
+    abstain = not hits or (not named and evidence < s.abstain_evidence)
     compared = [h for h in hits if h.side] if plan.kind == "comparative" else []
     if plan.kind == "comparative" and len(compared) < 2:
         compared = hits[:2]

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +19,7 @@ import numpy as np
 from .aliases import AliasIndex, AliasMatch
 from .embeddings import Embedder
 from .errors import InputError
+from .extractive import content_words
 from .settings import Settings
 from .store import Store
 from .types import Hit
@@ -156,6 +159,9 @@ class Retriever:
             if not rec.abstract:
                 rec.abstract = " ".join(self.chunk_text[r] for r in rec.chunk_rows)
         self.papers = papers
+        self.doc_freq: Counter[str] = Counter()
+        for rec in papers.values():
+            self.doc_freq.update(content_words(rec.title + " " + rec.abstract))
         self.aliases = AliasIndex.build((p.paper_id, p.title, p.abstract) for p in papers.values()
                                         if p.complete)
         self.stemmer = Stemmer.Stemmer("english")
@@ -232,6 +238,25 @@ class Retriever:
                                   **paper_meta(rec.meta)}))
         hits.sort(key=lambda h: -h.score)
         return hits
+
+    def evidence(self, question: str, hits: list[Hit], top: int = 3) -> float:
+        """How well the best of the top hits covers the question: cosine similarity plus half the
+        IDF-weighted share of the question's content words found in the paper. Words absent from the whole
+        collection ("CRISPR", "jailbreak") weigh most, which is what separates near-miss questions."""
+        words = content_words(question)
+        n = len(self.papers) + 1
+
+        def idf(w: str) -> float:
+            return math.log(n / (self.doc_freq.get(w, 0) + 0.5))
+
+        total = sum(idf(w) for w in words) or 1.0
+        best = 0.0
+        for h in hits[:top]:
+            rec = self.papers.get(h.paper_id)
+            have = content_words(h.title + " " + (rec.abstract if rec else h.text))
+            cov = sum(idf(w) for w in words & have) / total
+            best = max(best, h.meta.get("similarity", 0.0) + 0.5 * cov)
+        return best
 
     # --- the public search ----------------------------------------------------------------------------------
     def search(self, query: str, k: int = 5) -> list[Hit]:
