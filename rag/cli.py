@@ -109,7 +109,7 @@ def ask(
     no_llm: Annotated[bool, typer.Option("--no-llm", help="Extractive answer even if an LLM is set.")] = False,
     k: Annotated[int | None, typer.Option("-k", "--k", min=1, max=50, help="Papers to use as sources.")] = None,
 ) -> None:
-    """Answer QUESTION with citations [n] to papers by exact title."""
+    """Answer QUESTION with citations \\[n] to papers by exact title."""
     ans = make_engine().ask(question, k=k, use_llm=False if no_llm else None)
     if as_json:
         echo_json(ans.to_dict())

@@ -75,6 +75,13 @@ class Engine:
                 self._retriever = Retriever(self.store(), self.embedder, self.settings)
             return self._retriever
 
+    @property
+    def model_name(self) -> str | None:
+        """The configured LLM's model name, or None in extractive mode (what the UI badge shows)."""
+        from .llm import describe
+
+        return describe(self.settings)
+
     def llm(self):  # type: ignore[no-untyped-def]
         if self._llm is None and self.settings.llm_enabled:
             from .llm import build_llm
