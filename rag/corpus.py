@@ -6,9 +6,11 @@ The daily-papers parser is hand-written because no library knows these page dump
 
 from __future__ import annotations
 
+import bisect
+import codecs
 import csv
 import hashlib
-import io
+import itertools
 import json
 import re
 import unicodedata
@@ -33,8 +35,9 @@ NOISE_LINES = {
     "·",
 }
 _MONTHS = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
-DATE_LINE = re.compile(rf"^({_MONTHS})[a-z]*\.? (\d{{1,2}})(?:, (\d{{4}}))?(?: (\d+))?$")
-AUTHORS_LINE = re.compile(r"^•\s*(\d+)\s+authors?$")
+# ASCII digits only (int() also parses Arabic-Indic ones); counts are read through _count().
+DATE_LINE = re.compile(rf"^({_MONTHS})[a-z]*\.? ([0-9]{{1,2}})(?:, ([0-9]{{4}}))?(?: ([0-9]+))?$")
+AUTHORS_LINE = re.compile(r"^•\s*([0-9]+)\s+authors?$")
 GLUED_PREFIX = re.compile(r"^Subscribe(?=[A-Z0-9\"'(\[])")
 ARXIV_ID = re.compile(r"^(?:arxiv:)?(\d{4}\.\d{4,5}(?:v\d+)?|[a-z\-]+(?:\.[A-Z]{2})?/\d{7}(?:v\d+)?)$", re.I)
 
@@ -42,6 +45,12 @@ ARXIV_ID = re.compile(r"^(?:arxiv:)?(\d{4}\.\d{4,5}(?:v\d+)?|[a-z\-]+(?:\.[A-Z]{
 # abstracts > 400, so the gap between the two limits leaves room for odd user files.
 MAX_TITLE_CHARS = 300
 MIN_ABSTRACT_CHARS = 80
+MAX_WARNING_CHARS = 300
+MAX_INT_META = 2**31 - 1  # Chroma metadata ints are 64-bit; anything this big in a paper record is garbage
+# Control characters (NUL, escape codes, C1) and lone surrogates (from JSON "\ud800"): they break the store's
+# UTF-8 encoding or the terminal, and never belong in a title or abstract.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_NEWLINE = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass
@@ -68,6 +77,17 @@ def paper_id_for(title: str, arxiv_id: str | None = None) -> str:
     return f"{slug}-{hashlib.sha1(norm.encode()).hexdigest()[:8]}"
 
 
+def clean_text(value: Any) -> str:
+    """One line of printable text: control characters become spaces, whitespace runs collapse."""
+    return " ".join(_CONTROL.sub(" ", str(value)).split())
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines as editors count them. str.splitlines() also breaks at U+2028, U+0085 and \\x1c-\\x1e, which
+    JSON allows inside strings and which would make every later "file:line" wrong."""
+    return _NEWLINE.split(text)
+
+
 def clean_title(line: str) -> str:
     return " ".join(GLUED_PREFIX.sub("", line.strip()).split())
 
@@ -75,6 +95,11 @@ def clean_title(line: str) -> str:
 def is_noise(line: str) -> bool:
     s = line.strip()
     return s.lower() in NOISE_LINES or bool(DATE_LINE.match(s)) or bool(AUTHORS_LINE.match(s))
+
+
+def _count(digits: str | None) -> int | None:
+    """A page's author or upvote count; absurd ones (a 5,000-digit number would even crash int()) are dropped."""
+    return int(digits) if digits and len(digits) <= 9 else None
 
 
 def _iso_date(month: str, day: str, year: str | None) -> str | None:
@@ -100,11 +125,15 @@ class _Sink:
         self.warnings: list[str] = []
 
     def warn(self, line: int | None, msg: str) -> None:
-        self.warnings.append(f"{self.name}:{line}: {msg}" if line else f"{self.name}: {msg}")
+        text = f"{self.name}:{line}: {msg}" if line else f"{self.name}: {msg}"
+        text = clean_text(text)  # one line, whatever the file or its header held
+        if len(text) > MAX_WARNING_CHARS:
+            text = text[:MAX_WARNING_CHARS - 1] + "…"
+        self.warnings.append(text)
 
     def add(self, line: int, title: str, abstract: str, **meta: Any) -> Paper | None:
-        title = " ".join(str(title or "").split())
-        abstract = " ".join(str(abstract or "").split())
+        title = clean_text(title or "")
+        abstract = clean_text(abstract or "")
         if not title:
             self.warn(line, "entry has no title; skipped")
             return None
@@ -131,14 +160,14 @@ def parse_daily_papers(text: str, sink: _Sink) -> None:
     pending: tuple[int, str] | None = None  # a title waiting for its abstract
     last: Paper | None = None  # the paper metadata lines attach to
     prev_meta = False  # was the previous content line a metadata line of `last`?
-    for lineno, raw in enumerate(text.splitlines(), start=1):
-        s = raw.strip()
+    for lineno, raw in enumerate(split_lines(text), start=1):
+        s = clean_text(raw)
         if not s:
             continue
         m_auth = AUTHORS_LINE.match(s)
         if m_auth:
             if last is not None and pending is None:
-                last.n_authors = int(m_auth.group(1))
+                last.n_authors = _count(m_auth.group(1))
                 prev_meta = True
             continue
         if s == "·":
@@ -152,13 +181,15 @@ def parse_daily_papers(text: str, sink: _Sink) -> None:
                 mon, day, year, votes = m_date.groups()
                 last.date_text = f"{mon} {day}" + (f", {year}" if year else "")
                 last.date = _iso_date(mon, day, year)
-                last.upvotes = int(votes) if votes else 0
+                last.upvotes = _count(votes) if votes else 0
             prev_meta = False
             continue
         if s.lower() in NOISE_LINES:
             continue
         prev_meta = False
-        s = clean_title(s) if pending is None else " ".join(s.split())
+        s = clean_title(s) if pending is None else s
+        if not s:  # "Subscribe" glued to nothing
+            continue
         if pending is None:
             if _looks_like_title(s):
                 pending = (lineno, s)
@@ -179,68 +210,100 @@ def parse_daily_papers(text: str, sink: _Sink) -> None:
 
 
 def _authors(value: Any) -> list[str]:
-    if value is None:
+    if value is None or isinstance(value, bool | int | float):
         return []
+    if isinstance(value, dict):  # {"name": ...}
+        value = [value]
     if isinstance(value, list):
         out = []
         for a in value:
             if isinstance(a, list):  # arXiv "authors_parsed": [last, first, suffix]
-                a = " ".join(x for x in reversed(a[:2]) if x)
-            out.append(" ".join(str(a).split()))
+                a = " ".join(str(x) for x in reversed(a[:2]) if isinstance(x, str | int) and str(x).strip())
+            elif isinstance(a, dict):
+                a = a.get("name") or " ".join(str(a.get(k) or "") for k in ("first", "last"))
+            elif not isinstance(a, str):
+                continue
+            out.append(clean_text(a))
         return [a for a in out if a]
     parts = re.split(r",\s*|\s+and\s+|;\s*", str(value))
-    return [" ".join(p.split()) for p in parts if p.strip()]
+    return [clean_text(p) for p in parts if clean_text(p)]
+
+
+def _text_field(rec: dict[str, Any], *keys: str) -> Any:
+    """The first of `keys` with a value (None when none has one)."""
+    for key in keys:
+        value = rec.get(key)
+        if value is not None and value != "":
+            return value
+    return None
 
 
 def _record_to_paper(rec: dict[str, Any], line: int, sink: _Sink) -> None:
     rec = {str(k).strip().lower(): v for k, v in rec.items()}
     title = rec.get("title")
-    abstract = rec.get("abstract") or rec.get("summary")
-    if not isinstance(title, str) or not title.strip():
+    abstract = _text_field(rec, "abstract", "summary")
+    if title is None or (isinstance(title, str) and not title.strip()):
         sink.warn(line, "record has no 'title'; skipped")
         return
-    if abstract is not None and not isinstance(abstract, str):
-        sink.warn(line, "'abstract' is not text; skipped")
+    if not isinstance(title, str):
+        sink.warn(line, f"'title' is {type(title).__name__}, not text; skipped")
         return
-    authors = _authors(rec.get("authors_parsed") or rec.get("authors"))
-    raw_date = rec.get("date") or rec.get("update_date") or rec.get("published")
+    if abstract is not None and not isinstance(abstract, str):
+        sink.warn(line, f"'abstract' is {type(abstract).__name__}, not text; skipped")
+        return
+    authors = _authors(_text_field(rec, "authors_parsed", "authors"))
+    raw_date = _text_field(rec, "date", "update_date", "published")
     date = None
     if isinstance(raw_date, str) and raw_date.strip():
         try:
             date = datetime.fromisoformat(raw_date.strip()[:10]).date().isoformat()
         except ValueError:
-            sink.warn(line, f"date {raw_date!r} is not ISO (yyyy-mm-dd); kept the paper without it")
-    rid = str(rec.get("id") or "").strip()
+            sink.warn(line, f"date {raw_date[:40]!r} is not ISO (yyyy-mm-dd); kept the paper without it")
+    elif raw_date is not None:
+        sink.warn(line, f"'date' is {type(raw_date).__name__}, not text; kept the paper without it")
+    rid = clean_text(rec.get("id") if isinstance(rec.get("id"), str | int | float) else "")
     arxiv = rid if ARXIV_ID.match(rid) else None
-    url = rec.get("url") or (f"https://arxiv.org/abs/{arxiv}" if arxiv else None)
+    url = rec.get("url")
+    url = clean_text(url) if isinstance(url, str) and url.strip() else None
+    url = url or (f"https://arxiv.org/abs/{arxiv}" if arxiv else None)
     votes = rec.get("upvotes")
+    votes = votes if isinstance(votes, int) and not isinstance(votes, bool) and 0 <= votes <= MAX_INT_META \
+        else None
     sink.add(line, title, abstract or "", authors=authors, n_authors=len(authors) or None, date=date,
-             date_text=raw_date if isinstance(raw_date, str) else None, url=url, arxiv_id=arxiv,
-             upvotes=votes if isinstance(votes, int) else None)
+             date_text=clean_text(raw_date)[:60] or None if isinstance(raw_date, str) else None, url=url,
+             arxiv_id=arxiv, upvotes=votes)
+
+
+def _json_problem(e: Exception) -> str:
+    if isinstance(e, json.JSONDecodeError):
+        return f"{e.msg} at column {e.colno}"
+    if isinstance(e, RecursionError):
+        return "nested too deeply"
+    return str(e).split(":")[0]  # e.g. "Exceeds the limit (4300 digits) for integer string conversion"
 
 
 def parse_jsonl(text: str, sink: _Sink) -> None:
-    """JSON lines (also the arXiv snapshot format). A whole-file JSON array is accepted too."""
+    """JSON lines (also the arXiv snapshot format). A whole-file JSON array, or one (pretty-printed) object,
+    is accepted too."""
     stripped = text.lstrip()
     if stripped.startswith("["):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            sink.warn(e.lineno, f"malformed JSON array ({e.msg})")
-            return
-        for i, rec in enumerate(data, start=1):
-            if isinstance(rec, dict):
-                _record_to_paper(rec, i, sink)
-            else:
-                sink.warn(i, "array item is not an object; skipped")
+        _parse_json_array(text, sink)
         return
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    if "\n" in stripped.rstrip():
+        try:
+            whole = json.loads(text)
+        except (ValueError, RecursionError):
+            whole = None
+        if isinstance(whole, dict):
+            _record_to_paper(whole, text.count("\n", 0, len(text) - len(stripped)) + 1, sink)
+            return
+    for lineno, line in enumerate(split_lines(text), start=1):
         if not line.strip():
             continue
         try:
             rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            sink.warn(lineno, f"malformed JSON ({e.msg} at column {e.colno}); line skipped")
+        except (ValueError, RecursionError) as e:
+            sink.warn(lineno, f"malformed JSON ({_json_problem(e)}); line skipped")
             continue
         if not isinstance(rec, dict):
             sink.warn(lineno, "JSON value is not an object; line skipped")
@@ -248,14 +311,85 @@ def parse_jsonl(text: str, sink: _Sink) -> None:
         _record_to_paper(rec, lineno, sink)
 
 
+def _parse_json_array(text: str, sink: _Sink) -> None:
+    """Items one by one, each reported at its own line. A malformed item is skipped by resuming at the next
+    line that starts an object at the same (or a smaller) indent, so the items after it are kept."""
+    decoder = json.JSONDecoder()
+    starts = [0] + [m.end() for m in _NEWLINE.finditer(text)]  # offsets where lines begin
+
+    def line_of(pos: int) -> int:
+        return bisect.bisect_right(starts, pos)
+
+    def column(pos: int) -> int:
+        return pos - starts[line_of(pos) - 1]
+
+    def resume_after(pos: int) -> int | None:
+        indent = max(column(pos), item_indent)
+        for start in starts[line_of(pos):]:
+            body = text[start:start + indent + 1]
+            stripped = body.lstrip(" \t")
+            if stripped.startswith("{") and len(body) - len(stripped) <= indent:
+                return start + len(body) - len(stripped)
+        return None
+
+    ws = re.compile(r"[\s,]*")
+    pos = text.index("[") + 1
+    item_indent = column(ws.match(text, pos).end())  # type: ignore[union-attr]
+    while True:
+        pos = ws.match(text, pos).end()  # type: ignore[union-attr]
+        if pos >= len(text):
+            sink.warn(line_of(len(text) - 1), "JSON array is not closed with ']'")
+            return
+        if text[pos] == "]":
+            if not text[pos + 1:].strip():
+                return
+            nxt = resume_after(pos)  # a stray ']' in the middle, or text after the array
+            sink.warn(line_of(pos), "unexpected ']' before the end of the file" +
+                      ("; reading on" if nxt is not None else "; the rest of the file is ignored"))
+            if nxt is None:
+                return
+            pos = nxt
+            continue
+        try:
+            item, end = decoder.raw_decode(text, pos)
+        except (ValueError, RecursionError) as e:
+            sink.warn(line_of(pos), f"malformed JSON array item ({_json_problem(e)}); skipped")
+            nxt = resume_after(pos)
+            if nxt is None:
+                return
+            pos = nxt
+            continue
+        if isinstance(item, dict):
+            _record_to_paper(item, line_of(pos), sink)
+            pos = end
+            continue
+        sink.warn(line_of(pos), "array item is not an object; skipped")
+        # A stray '[' can make the rest of the array one nested item: resume at the next object line.
+        nxt = resume_after(pos)
+        pos = nxt if nxt is not None and nxt < end else end
+
+
+def _csv_dialect(first_line: str) -> type[csv.Dialect] | csv.Dialect:
+    """The delimiter that gives the header a 'title' column (Sniffer guesses wrong next to odd rows)."""
+    for delim in (",", ";", "\t", "|"):
+        try:
+            cells = next(csv.reader([first_line], delimiter=delim), [])
+        except csv.Error:
+            continue
+        if "title" in (c.strip().lower() for c in cells):
+            class Found(csv.excel):
+                delimiter = delim
+            return Found
+    return csv.excel
+
+
 def parse_csv(text: str, sink: _Sink) -> None:
+    lines = [ln for ln in _NEWLINE.split(text)]
+    lines = [ln + "\n" for ln in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
+    dialect = _csv_dialect(lines[0] if lines else "")
+    head = csv.reader(lines, dialect)
     try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
-    try:
-        header = [h.strip().lower() for h in (reader.fieldnames or [])]
+        header = [clean_text(h).lower() for h in next(head, [])]
     except csv.Error as e:
         sink.warn(1, f"unreadable CSV header ({e})")
         return
@@ -265,18 +399,45 @@ def parse_csv(text: str, sink: _Sink) -> None:
     if "abstract" not in header and "summary" not in header:
         sink.warn(1, "CSV has no 'abstract' column; file skipped")
         return
+    pos = head.line_num  # lines consumed so far (0-based index of the next line)
+    while pos < len(lines):
+        pos = _csv_rows(lines, pos, header, dialect, sink)
+
+
+def _csv_rows(lines: list[str], pos: int, header: list[str], dialect: Any, sink: _Sink) -> int:
+    """Read rows from line index `pos`; returns where to resume (len(lines) when done). A stray quote makes
+    a row swallow the lines after it, so a row spanning several lines must be strictly well-formed; if it is
+    not, it is reported and reading resumes on its second line."""
+    reader = csv.reader(itertools.islice(lines, pos, None), dialect)
     while True:
+        before = reader.line_num
+        start = pos + before + 1  # 1-based line where this row begins
         try:
-            row = next(reader)
+            cells = next(reader)
         except StopIteration:
-            break
+            return len(lines)
         except csv.Error as e:
-            sink.warn(reader.line_num, f"malformed CSV row ({e}); skipped")
+            sink.warn(start, f"malformed CSV row ({e}); skipped")
+            return start
+        end = pos + reader.line_num
+        if not cells:
             continue
-        if None in row:  # more cells than header columns
-            sink.warn(reader.line_num, "row has more cells than the header; extra cells ignored")
-            row.pop(None)
-        _record_to_paper(row, reader.line_num, sink)
+        if end > start and not _well_formed(lines[start - 1:end], dialect):
+            sink.warn(start, "CSV row has an unbalanced quote; skipped")
+            return start
+        if len(cells) > len(header):
+            sink.warn(start, "row has more cells than the header; extra cells ignored")
+        _record_to_paper(dict(zip(header, cells, strict=False)), start, sink)
+
+
+def _well_formed(lines: list[str], dialect: Any) -> bool:
+    """Are `lines` exactly one row with every quote closed and followed by a delimiter or line end?"""
+    reader = csv.reader(lines, dialect, strict=True)
+    try:
+        next(reader, None)
+    except csv.Error:
+        return False
+    return reader.line_num == len(lines)
 
 
 def detect_format(path: Path, text: str) -> str:
@@ -295,23 +456,31 @@ def read_text(path: Path, sink: _Sink, max_bytes: int) -> str | None:
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            sink.warn(None, f"file is {size} bytes (max {max_bytes}); skipped")
+            sink.warn(None, f"file is {size:,} bytes (max {max_bytes:,}); skipped")
             return None
         data = path.read_bytes()
     except OSError as e:
         sink.warn(None, f"cannot read file ({e.strerror or e}); skipped")
         return None
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            sink.warn(None, "binary or broken UTF-16 file; skipped")
+            return None
     if not data.strip():
         sink.warn(None, "file is empty; skipped")
         return None
-    if b"\x00" in data[:8192]:
+    head = data[:8192]
+    # Binary formats are full of NULs; a stray one in a text file is cleaned away with the other controls.
+    if head.count(b"\x00") > max(2, len(head) // 200):
         sink.warn(None, "binary file (not text); skipped")
         return None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        text = data.decode("utf-8", errors="replace")
-        if text.count("\ufffd") > max(8, len(text) // 100):
+        text = data.decode("utf-8-sig", errors="replace")
+        if text.count("\ufffd") > max(8, len(text) // 5):
             sink.warn(None, "binary or non-UTF-8 file; skipped")
             return None
         sink.warn(None, f"invalid UTF-8 at byte {e.start}; bad bytes replaced")
