@@ -17,6 +17,7 @@ _PAREN = re.compile(r"\(([^()]{2,40})\)")
 _ACRONYM = re.compile(r"^[A-Za-z][A-Za-z0-9\-+.]*[A-Za-z0-9+]$")
 MAX_ACRONYM_PAPERS = 2  # an acronym defined by more papers than this is a generic term ("CNNs"), not a name
 MAX_SHORT_NAME_WORDS = 8
+MAX_NAME_USERS = 3  # a name mentioned by more papers than this is a common term ("ConvNets"), not one paper
 
 
 def singular(tok: str) -> str:
@@ -57,6 +58,18 @@ def acronyms_in(text: str) -> set[str]:
     return found
 
 
+def _title_cased_words(word: str) -> bool:
+    """"Feed-Forward", "Cross-Layer": ordinary words in title case, not a name."""
+    parts = word.split("-")
+    return len(parts) > 1 and all(p[:1].isupper() and p[1:].islower() for p in parts if p)
+
+
+def _papers_using(word: str, texts: list[str]) -> int:
+    """How many papers' normalized text contains the word ("ConvNets" is used by many: a term, not a name)."""
+    needle = " " + " ".join(tokens(word)) + " "
+    return sum(needle in t for t in texts)
+
+
 class AliasIndex:
     def __init__(self) -> None:
         self._by_first: dict[str, list[tuple[tuple[str, ...], str, str, str]]] = defaultdict(list)
@@ -74,6 +87,7 @@ class AliasIndex:
         for pid, title, abstract in papers:
             for a in acronyms_in(title + " " + abstract):
                 acronym_owners[a].add(pid)
+        texts = [" " + " ".join(tokens(title + " " + abstract)) + " " for _, title, abstract in papers]
         idx = cls()
         for pid, title, _ in papers:
             idx._add(pid, title, "title", lower_words)
@@ -83,10 +97,11 @@ class AliasIndex:
                     idx._add(pid, short, "short", lower_words)
             for word in title.replace(":", " ").split():  # distinctive names inside titles: "ConvNeXt"
                 w = word.strip(",.?!()'\"")
-                if _is_acronym(w) and sum(c.isupper() for c in w) >= 2 and len(w) >= 4:
+                if (_is_acronym(w) and sum(c.isupper() for c in w) >= 2 and len(w) >= 4
+                        and not _title_cased_words(w) and _papers_using(w, texts) <= MAX_NAME_USERS):
                     idx._add(pid, w, "short", lower_words)
         for acronym, owners in acronym_owners.items():
-            if len(owners) <= MAX_ACRONYM_PAPERS:
+            if len(owners) <= MAX_ACRONYM_PAPERS and _papers_using(acronym, texts) <= MAX_NAME_USERS:
                 for pid in owners:
                     idx._add(pid, acronym, "acronym", lower_words)
         return idx

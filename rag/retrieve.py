@@ -215,6 +215,8 @@ class Retriever:
             if pid not in best or score > best[pid][0]:
                 best[pid] = (score, row)
         named = named if named is not None else self.aliases.find(text)
+        if s.alias_boost <= 0:  # name matching switched off (e.g. for dense-only / BM25-only comparisons)
+            named = []
         boost: dict[str, tuple[float, str]] = {}
         for m in named:
             b = s.alias_boost + 0.01 * m.length

@@ -48,9 +48,9 @@ class Settings(BaseSettings):
     bm25_k: int = Field(60, description="Chunks fetched from BM25 per query.")
     rrf_k: int = Field(60, description="Reciprocal-rank-fusion constant: larger flattens rank differences.")
     dense_weight: float = Field(1.0, description="Weight of the dense ranking in fusion.")
-    bm25_weight: float = Field(0.7, description="Weight of the BM25 ranking in fusion.")
+    bm25_weight: float = Field(1.5, description="Weight of the BM25 ranking in fusion.")
     alias_boost: float = Field(1.0, description="Score added to a paper whose title or nickname the query "
-                               "names (fused scores are ~0.03, so this puts it first).")
+                               "names; 0 switches name matching off (fused scores are ~0.03, so this puts it first).")
     topic_min_similarity: float = Field(0.25, description="Topic questions: papers whose best passage has "
                                         "cosine similarity below this are left out of the results.")
     topic_min_relevance: float = Field(0.55, description="Topic questions: keep papers whose relevance "

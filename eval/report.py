@@ -1,0 +1,152 @@
+"""Turns eval results into report.md and PNG plots (matplotlib, Agg backend), and the side-by-side
+comparison of several configurations (compare.md) with the winner per question type."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+HEADLINE = ["n", "recall@1", "recall@5", "recall@10", "mrr", "ndcg@10", "citation_recall", "citation_precision",
+            "citation_validity", "abstention_precision", "abstention_recall", "key_fact_coverage", "latency_p50",
+            "latency_p95"]
+SHORT = {"recall@1": "R@1", "recall@5": "R@5", "recall@10": "R@10", "mrr": "MRR", "ndcg@10": "nDCG@10",
+         "citation_recall": "cite R", "citation_precision": "cite P", "citation_validity": "cite valid",
+         "abstention_precision": "abst P", "abstention_recall": "abst R", "key_fact_coverage": "key facts",
+         "latency_p50": "p50 ms", "latency_p95": "p95 ms"}
+# What "winning" means in a comparison: the main quality number per type (higher is better).
+WINNER_METRIC = {"paraphrase": "mrr", "comparative": "recall@5", "topic": "recall@10", "followup": "recall@5",
+                 "unanswerable": "abstention_recall"}
+
+
+def fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.1f}" if value > 1.5 else f"{value:.3f}"
+    return str(value)
+
+
+def metrics_table(metrics: dict[str, Any], columns: list[str] = HEADLINE) -> str:
+    head = "| type | " + " | ".join(SHORT.get(c, c) for c in columns) + " |"
+    sep = "|---|" + "---:|" * len(columns)
+    rows = [f"| {t} | " + " | ".join(fmt(m.get(c)) for c in columns) + " |" for t, m in metrics["by_type"].items()]
+    rows.append("| **all** | " + " | ".join(f"**{fmt(metrics['overall'].get(c))}**" for c in columns) + " |")
+    return "\n".join([head, sep, *rows])
+
+
+def failures(rows: list[dict[str, Any]]) -> list[str]:
+    out = []
+    for r in rows:
+        gold = r["gold_titles"]
+        if not gold and not r["abstained"]:
+            out.append(f"- `{r['id']}` ({r['type']}): answered instead of abstaining")
+        elif gold and r["abstained"]:
+            out.append(f"- `{r['id']}` ({r['type']}): abstained although the collection answers it")
+        elif gold:
+            missed = [t for t in gold if t not in r["retrieved_titles"][:10]]
+            uncited = [t for t in gold if t not in r["cited_titles"]] if r["type"] != "topic" else []
+            if missed:
+                out.append(f"- `{r['id']}` ({r['type']}): not in top 10: " + "; ".join(f"*{t}*" for t in missed))
+            elif uncited:
+                out.append(f"- `{r['id']}` ({r['type']}): retrieved but not cited: "
+                           + "; ".join(f"*{t}*" for t in uncited))
+    return out
+
+
+def write_plots(out: Path, rows: list[dict[str, Any]], metrics: dict[str, Any]) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    types = [t for t, m in metrics["by_type"].items() if m.get("recall@1") is not None]
+    ks = [1, 3, 5, 10]
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for t in types:
+        ax.plot(ks, [metrics["by_type"][t][f"recall@{k}"] for k in ks], marker="o", label=t)
+    ax.set(title="Paper recall@k by question type", xlabel="k (papers retrieved)", ylabel="recall@k",
+           xticks=ks, ylim=(0, 1.05))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(out / "recall_at_k.png", dpi=110)
+    plt.close(fig)
+    written.append("recall_at_k.png")
+
+    lat = [r["latency_ms"] for r in rows if r.get("latency_ms") is not None]
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    ax.hist(lat, bins=min(30, max(5, len(lat) // 3)), color="#6366f1", edgecolor="white")
+    for p, style in (("latency_p50", "--"), ("latency_p95", ":")):
+        v = metrics["overall"].get(p)
+        if v is not None:
+            ax.axvline(v, color="#111827", linestyle=style, label=f"{p.split('_')[1]} = {v:.0f} ms")
+    ax.set(title="Answer latency per question (warm)", xlabel="milliseconds", ylabel="questions")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "latency_hist.png", dpi=110)
+    plt.close(fig)
+    written.append("latency_hist.png")
+
+    names = ["recall@5", "mrr", "citation_recall", "citation_validity", "abstention_recall"]
+    all_types = list(metrics["by_type"])
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    width = 0.8 / len(names)
+    for i, name in enumerate(names):
+        vals = [metrics["by_type"][t].get(name) for t in all_types]
+        xs = [j + i * width for j in range(len(all_types))]
+        ax.bar(xs, [v if v is not None else 0 for v in vals], width, label=SHORT.get(name, name))
+    ax.set_xticks([j + width * (len(names) - 1) / 2 for j in range(len(all_types))], all_types)
+    ax.set(title="Answer quality by question type (missing bar = metric does not apply)", ylabel="score",
+           ylim=(0, 1.05))
+    ax.legend(ncol=len(names), fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08))
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out / "by_type.png", dpi=110)
+    plt.close(fig)
+    written.append("by_type.png")
+    return written
+
+
+def write_report(out: Path, rows: list[dict[str, Any]], metrics: dict[str, Any], questions_name: str) -> None:
+    plots = write_plots(out, rows, metrics)
+    judged = metrics.get("llm_judged") or {}
+    lines = [
+        "# Evaluation report", "",
+        f"Question file `{questions_name}`: {len(rows)} questions; answer mode **{metrics.get('mode')}**. "
+        "Retrieval metrics rank `Engine.search(standalone question, k=10)`; citation metrics use the answer's "
+        "citations; latency is `Engine.ask` after one warm-up question.", "",
+        metrics_table(metrics), "",
+        "R@k = share of gold papers in the top k; cite R / cite P = gold papers cited / cited papers that are "
+        "gold (paraphrase, comparative); cite valid = cited titles that are among the answer's sources "
+        "(must be 1.000); abst P / abst R = precision / recall of abstaining on questions the collection "
+        "cannot answer; key facts = share of hand-written key facts present in the answer.", "",
+        "## LLM-judged metrics", "",
+        (f"- {judged['skipped']}" if "skipped" in judged else
+         f"- faithfulness {fmt(judged.get('faithfulness'))}, correctness {fmt(judged.get('correctness'))} "
+         f"({judged.get('judged')} answers judged, {judged.get('judge_errors')} judge errors)"), "",
+        "## Plots", "",
+        *[f"![{p}]({p})" for p in plots], "",
+        "## Questions that went wrong", "",
+        *(failures(rows) or ["- none"]), "",
+    ]
+    (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+def write_compare(out: Path, results: dict[str, dict[str, Any]], questions_name: str) -> None:
+    names = list(results)
+    types = list(next(iter(results.values()))["by_type"])
+    cols = ["recall@1", "recall@5", "recall@10", "mrr", "citation_recall", "abstention_recall", "latency_p50"]
+    lines = ["# Configurations side by side", "",
+             f"Question file `{questions_name}`; configurations: " + ", ".join(f"`{n}`" for n in names) + ".", ""]
+    lines += ["| type | winner (metric) | " + " | ".join(names) + " |", "|---|---|" + "---:|" * len(names)]
+    for t in types:
+        metric = WINNER_METRIC.get(t, "recall@5")
+        vals = {n: results[n]["by_type"][t].get(metric) for n in names}
+        best = max((v for v in vals.values() if v is not None), default=None)
+        winners = [n for n, v in vals.items() if v is not None and v == best]
+        label = ("tie: " if len(winners) > 1 else "") + ", ".join(winners) if winners else "–"
+        lines.append(f"| {t} | {label} ({metric}) | " + " | ".join(fmt(vals[n]) for n in names) + " |")
+    for n in names:
+        lines += ["", f"## {n}", "", metrics_table(results[n], cols)]
+    (out / "compare.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -1,0 +1,255 @@
+"""`rag eval`: run a question file through the public rag API and write results.jsonl, metrics.json, report.md
+and PNG plots. `--compare` runs several retrieval/answer configurations (named Settings overrides) in one go.
+
+Retrieval metrics (recall@k, MRR, nDCG) use `Engine.search(standalone question, k=10)`, i.e. the ranking the
+answerer draws its sources from; citation metrics use the Answer of `Engine.ask(question, history)`."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from rag.errors import InputError
+
+from .metrics import aggregate
+
+TYPES = ("paraphrase", "comparative", "topic", "unanswerable", "followup")
+RETRIEVAL_K = 10
+DEFAULT_QUESTIONS = Path(__file__).resolve().parent / "questions.jsonl"
+
+# Named configurations for --compare: Settings overrides on top of the user's settings.
+CONFIGS: dict[str, dict[str, Any]] = {
+    "hybrid": {},
+    "dense-only": {"bm25_weight": 0.0, "alias_boost": 0.0},
+    "bm25-only": {"dense_weight": 0.0, "alias_boost": 0.0},
+    "no-aliases": {"alias_boost": 0.0},
+}
+
+
+@dataclass
+class Question:
+    id: str
+    type: str
+    question: str
+    gold_titles: list[str]
+    history: list[dict[str, str]] = field(default_factory=list)
+    key_facts: list[str] = field(default_factory=list)
+
+
+def load_questions(path: Path, warn: Any = None) -> list[Question]:
+    """Read the JSONL question file. A bad line is reported as `file:line: problem` and skipped."""
+    warn = warn or (lambda msg: print(f"warning: {msg}", file=sys.stderr))
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: cannot read the question file ({e.__class__.__name__})") from None
+    out: list[Question] = []
+    seen: set[str] = set()
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            warn(f"{where}: not valid JSON ({e.msg}); line skipped")
+            continue
+        problem = _check(obj)
+        if problem:
+            warn(f"{where}: {problem}; line skipped")
+            continue
+        qid = str(obj.get("id") or f"line-{lineno}")
+        if qid in seen:
+            warn(f"{where}: duplicate id {qid!r}; line skipped")
+            continue
+        seen.add(qid)
+        out.append(Question(id=qid, type=obj["type"], question=obj["question"].strip(),
+                            gold_titles=list(obj.get("gold_titles") or []), history=list(obj.get("history") or []),
+                            key_facts=list(obj.get("key_facts") or [])))
+    if not out:
+        raise InputError(f"{path}: no valid questions")
+    return out
+
+
+def _check(obj: Any) -> str | None:
+    if not isinstance(obj, dict):
+        return "not a JSON object"
+    if not isinstance(obj.get("question"), str) or not obj["question"].strip():
+        return "'question' is missing or empty"
+    if obj.get("type") not in TYPES:
+        return f"'type' must be one of {', '.join(TYPES)}"
+    gold = obj.get("gold_titles", [])
+    if not isinstance(gold, list) or not all(isinstance(t, str) for t in gold):
+        return "'gold_titles' must be a list of titles"
+    hist = obj.get("history", [])
+    if not isinstance(hist, list) or not all(isinstance(h, dict) and isinstance(h.get("content"), str)
+                                             and h.get("role") in ("user", "assistant") for h in hist):
+        return "'history' must be a list of {role: user|assistant, content}"
+    facts = obj.get("key_facts", [])
+    if not isinstance(facts, list) or not all(isinstance(f, str) for f in facts):
+        return "'key_facts' must be a list of strings"
+    return None
+
+
+def run_questions(engine: Any, questions: list[Question], progress: bool = True, desc: str = "eval"
+                  ) -> list[dict[str, Any]]:
+    """Ask every question (after one warm-up) and return one result row per question."""
+    from tqdm import tqdm
+
+    engine.ask(questions[0].question, history=questions[0].history or None)  # warm-up: model, BM25, caches
+    rows: list[dict[str, Any]] = []
+    for q in tqdm(questions, desc=desc, unit="q", disable=not progress, file=sys.stderr):
+        t0 = time.perf_counter()
+        ans = engine.ask(q.question, history=q.history or None)
+        latency = (time.perf_counter() - t0) * 1000
+        standalone = ans.standalone_question or q.question
+        hits = engine.search(standalone, k=RETRIEVAL_K)
+        rows.append({
+            "id": q.id, "type": q.type, "question": q.question, "standalone_question": standalone,
+            "gold_titles": q.gold_titles, "key_facts": q.key_facts,
+            "retrieved_titles": [h.title for h in hits],
+            "source_titles": [h.title for h in ans.sources],
+            "cited_titles": list(dict.fromkeys(c.title for c in ans.citations)),
+            "abstained": ans.abstained, "mode": ans.mode, "notice": ans.notice,
+            "answer": ans.text, "latency_ms": round(latency, 2),
+        })
+    return rows
+
+
+def llm_judged(engine: Any, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Faithfulness and correctness judged by the configured LLM (llama-index evaluators), or a skip note."""
+    llm = engine.llm()
+    if llm is None:
+        return {"skipped": "no LLM configured: LLM-judged faithfulness/correctness not computed"}
+    from llama_index.core.evaluation import CorrectnessEvaluator, FaithfulnessEvaluator
+
+    faith, correct = FaithfulnessEvaluator(llm=llm), CorrectnessEvaluator(llm=llm)
+    f_scores: list[float] = []
+    c_scores: list[float] = []
+    errors = 0
+    for r in rows:
+        if r["abstained"] or not r["source_titles"]:
+            continue
+        try:
+            hits = engine.search(r["standalone_question"], k=len(r["source_titles"]))
+            res = faith.evaluate(query=r["question"], response=r["answer"], contexts=[h.text for h in hits])
+            f_scores.append(1.0 if res.passing else 0.0)
+            ref = "; ".join(r["key_facts"]) or None
+            if ref:
+                cres = correct.evaluate(query=r["question"], response=r["answer"], reference=ref)
+                c_scores.append(float(cres.score or 0.0))
+        except Exception:  # a judge failure skips that question, never the report
+            errors += 1
+    return {"faithfulness": sum(f_scores) / len(f_scores) if f_scores else None,
+            "correctness": sum(c_scores) / len(c_scores) if c_scores else None,
+            "judged": len(f_scores), "judge_errors": errors}
+
+
+def evaluate(settings: Any, questions: list[Question], progress: bool = True, desc: str = "eval",
+             judge: bool = True) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    from rag import Engine
+
+    with Engine(settings) as engine:
+        rows = run_questions(engine, questions, progress, desc)
+        metrics = aggregate(rows)
+        metrics["mode"] = rows[0]["mode"] if rows else None
+        metrics["llm_judged"] = llm_judged(engine, rows) if judge else {"skipped": "not requested"}
+    return rows, metrics
+
+
+def parse_configs(spec: str) -> dict[str, dict[str, Any]]:
+    """`hybrid,bm25-only` or custom `name:key=value;key=value` entries, comma separated."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in [p.strip() for p in spec.split(",") if p.strip()]:
+        if ":" in item:
+            name, _, kv = item.partition(":")
+            over: dict[str, Any] = {}
+            for pair in kv.split(";"):
+                key, eq, value = pair.partition("=")
+                if not eq:
+                    raise InputError(f"--compare {item!r}: expected name:key=value;key=value")
+                over[key.strip()] = json.loads(value) if value.strip()[:1] in "0123456789-tfn[{\"" else value
+            out[name.strip()] = over
+        elif item in CONFIGS:
+            out[item] = CONFIGS[item]
+        else:
+            raise InputError(f"--compare: unknown configuration {item!r} (known: {', '.join(CONFIGS)}, "
+                             "or name:key=value;...)")
+    return out
+
+
+def write_json(path: Path, obj: Any) -> None:
+    path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+
+
+def register_cli(app: typer.Typer) -> None:
+    """Adds `rag eval` to the rag command (entry point group `rag.commands`)."""
+
+    @app.command("eval")
+    def eval_cmd(
+        questions: Annotated[Path, typer.Option("--questions", "-q", help="Question file (JSONL: id, type, question, "
+                                                "gold_titles, optional history, key_facts).")] = DEFAULT_QUESTIONS,
+        out: Annotated[Path, typer.Option("--out", "-o", help="Folder for results.jsonl, metrics.json, report.md "
+                                          "and plots.")] = Path("eval/reports/latest"),
+        limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="Only the first N questions.")] = None,
+        types: Annotated[str | None, typer.Option("--types", help="Only these types, comma separated.")] = None,
+        compare: Annotated[str | None, typer.Option("--compare", help="Run several configurations side by side: "
+                                                    f"{', '.join(CONFIGS)}, or name:key=value;key=value.")] = None,
+        quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    ) -> None:
+        """Run the question set and write a report: recall@k, MRR, citations, abstention, latency by type."""
+        from pydantic import ValidationError
+
+        from rag.errors import ConfigError
+        from rag.settings import Settings
+
+        from . import report
+
+        # RagError from here on becomes a one-line "error: ..." message in rag.cli.main
+
+        qs = load_questions(questions)
+        if types:
+            wanted = {t.strip() for t in types.split(",")}
+            qs = [q for q in qs if q.type in wanted]
+        if limit:
+            qs = qs[:limit]
+        if not qs:
+            raise InputError("no questions left after --types/--limit")
+        out.mkdir(parents=True, exist_ok=True)
+        try:
+            base = Settings()
+        except ValidationError as e:
+            raise ConfigError(f"invalid setting: {e.errors()[0]['loc']}: {e.errors()[0]['msg']}") from None
+        if compare:
+            configs = parse_configs(compare)
+            results: dict[str, dict[str, Any]] = {}
+            for name, over in configs.items():
+                unknown = sorted(set(over) - set(Settings.model_fields))
+                if unknown:
+                    raise InputError(f"--compare {name}: unknown setting(s) {', '.join(unknown)}")
+                settings = base.model_copy(update=over)
+                rows, metrics = evaluate(settings, qs, not quiet, desc=name, judge=False)
+                write_jsonl(out / f"results-{name}.jsonl", rows)
+                results[name] = metrics
+            write_json(out / "compare.json", results)
+            report.write_compare(out, results, questions_name=questions.name)
+            typer.echo(f"wrote {out}/compare.md ({len(qs)} questions × {len(configs)} configurations)")
+            return
+        rows, metrics = evaluate(base, qs, not quiet)
+        write_jsonl(out / "results.jsonl", rows)
+        write_json(out / "metrics.json", metrics)
+        report.write_report(out, rows, metrics, questions_name=questions.name)
+        o = metrics["overall"]
+        typer.echo(f"wrote {out}/report.md  ({len(rows)} questions; recall@5 {o['recall@5']}, "
+                   f"citation validity {o['citation_validity']}, abstention P/R "
+                   f"{o['abstention_precision']}/{o['abstention_recall']}, p50 {o['latency_p50']} ms)")
