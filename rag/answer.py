@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import extractive as ex
-from .errors import InputError
+from . import llm as llm_calls
+from .errors import InputError, LLMError
 from .followup import resolve
-from .llm import describe
+from .llm import describe, describe_failure
 from .prompts import ANSWER_PROMPT, COMPARE_PROMPT, CONDENSE_PROMPT, NOT_COVERED_MARKER, SYSTEM_PROMPT
 from .retrieve import QueryPlan
 from .types import Answer, Citation, Hit
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _CITE = re.compile(r"\[(\d+(?:\s*[,–-]\s*\d+)*)\]")
+# "[Source 2]", "[source 1, 3]": what smaller models write instead of [n]
+_SOURCE_CITE = re.compile(r"\[(?:sources?|src|ref)\s*#?\s*(\d+(?:\s*[,–-]\s*(?:source\s*)?\d+)*)\]", re.I)
 TOPIC_K = 10
 
 
@@ -67,10 +70,14 @@ def prepare(engine: Engine, question: str, history: Sequence[dict[str, Any]] | N
     hist = clean_history(history)
     llm_on = s.llm_enabled if use_llm is None else (use_llm and s.llm_enabled)
     retriever = engine.retriever
-    standalone = resolve(q, hist, retriever.aliases)
     notice = None
-    if llm_on and hist and standalone == q:
-        standalone, notice = _condense(engine, q, hist)
+    condensed = None
+    if llm_on and hist:
+        # With an LLM the condense prompt resolves follow-ups; the pronoun rules are the fallback.
+        condensed, notice, endpoint_down = _condense(engine, q, hist)
+        if endpoint_down:
+            llm_on = False  # the answer request would fail the same way: answer extractively at once
+    standalone = condensed or resolve(q, hist, retriever.aliases)
     result = retriever.search_with_plan(standalone, k or (TOPIC_K if _is_topic(standalone, retriever) else
                                                           s.default_k))
     plan, hits = result.plan, result.hits
@@ -125,7 +132,10 @@ def extractive_answer(engine: Engine, p: Prepared, notice: str | None = None) ->
         composed = ex.compose_lookup(qvec, p.standalone, sources[:3], sents, per)
     citations = [Citation(n, sources[n - 1].paper_id, sources[n - 1].title, quote)
                  for n, quote in sorted(composed.quotes.items())]
-    return Answer(p.question, composed.text, citations, sources, False, "extractive",
+    # Bracketed numbers quoted from an abstract ("cite [99]") are not citations: show them as "(99)".
+    text = _CITE.sub(lambda m: m.group(0) if m.group(1).isdigit() and int(m.group(1)) in composed.quotes
+                     else f"({m.group(1)})", composed.text)
+    return Answer(p.question, text, citations, sources, False, "extractive",
                   standalone_question=p.standalone if p.standalone != p.question else None,
                   notice=notice or p.notice)
 
@@ -144,24 +154,26 @@ def _sentence_cache(engine: Engine) -> ex.SentenceCache:
 
 
 # --- LLM ------------------------------------------------------------------------------------------------------
-def _condense(engine: Engine, q: str, hist: list[dict[str, str]]) -> tuple[str, str | None]:
+def _condense(engine: Engine, q: str, hist: list[dict[str, str]]) -> tuple[str | None, str | None, bool]:
+    """(standalone question or None, notice, whether the endpoint itself failed)."""
     from llama_index.core.llms import ChatMessage
 
     convo = "\n".join(f"{t['role'].title()}: {t['content'][:1500]}" for t in hist[-6:])
+    prompt = CONDENSE_PROMPT.format(history=convo, question=q)
     try:
-        resp = engine.llm().chat([ChatMessage(role="user", content=CONDENSE_PROMPT.format(history=convo,
-                                                                                          question=q))])
-        text = (resp.message.content or "").strip().splitlines()[0].strip() if resp.message.content else ""
-        return (text if 3 < len(text) < 1000 else q), None
+        raw = llm_calls.chat(engine.llm(), [ChatMessage(role="user", content=prompt)], engine.settings)
+    except LLMError:
+        return None, None, False  # an unusable reply: the pronoun rules take over
     except Exception as e:
-        return q, failure_notice(engine, e)
+        return None, failure_notice(engine, e), True
+    lines = [ln.strip() for ln in raw.strip().splitlines() if ln.strip()]
+    text = re.sub(r"^(standalone question|question)\s*:\s*", "", lines[0], flags=re.I).strip(" \"'“”") \
+        if lines else ""
+    return (text if 3 < len(text) <= engine.settings.max_question_chars else None), None, False
 
 
 def failure_notice(engine: Engine, e: BaseException) -> str:
-    reason = f"{type(e).__name__}: {e}".splitlines()[0][:160]
-    for secret in engine.settings.secrets():
-        reason = reason.replace(secret, "***")
-    return f"the LLM endpoint failed ({reason}); showing the extractive answer"
+    return f"the LLM endpoint failed ({describe_failure(e, engine.settings)}); showing the extractive answer"
 
 
 def build_messages(engine: Engine, p: Prepared) -> tuple[list[Any], list[Hit]]:
@@ -178,7 +190,7 @@ def build_messages(engine: Engine, p: Prepared) -> tuple[list[Any], list[Hit]]:
     blocks: list[str] = []
     used: list[Hit] = []
     for h in ordered:
-        block = f"[{len(used) + 1}] {h.title} — {_abstract(engine, h)}"
+        block = f"[{len(used) + 1}] {_as_data(h.title)} — {_as_data(_abstract(engine, h))}"
         tokens = enc.encode(block)
         if len(tokens) > budget:
             if budget < 40:
@@ -192,10 +204,20 @@ def build_messages(engine: Engine, p: Prepared) -> tuple[list[Any], list[Hit]]:
     return [ChatMessage(role="system", content=SYSTEM_PROMPT), ChatMessage(role="user", content=user)], used
 
 
+def _as_data(text: str) -> str:
+    """A title or abstract as one line whose bracketed numbers cannot pass for the prompt's source
+    numbers ("[2]" → "(2)"), so a planted text cannot forge a source block or a citation."""
+    return " ".join(re.sub(r"\[(\s*\d[\d\s,–-]*)\]", r"(\1)", text).split())
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.sub(r"[*_`>#\"“”]", "", text).lower().split())
+
+
 def leaks_instructions(text: str) -> bool:
-    rules = [ln.strip("- ").strip() for ln in SYSTEM_PROMPT.splitlines() if len(ln.strip()) > 30]
-    low = text.lower()
-    return any(r.lower()[:50] in low for r in rules)
+    rules = [_norm(ln.strip().lstrip("- ")) for ln in SYSTEM_PROMPT.splitlines() if len(ln.strip()) > 30]
+    low = _norm(text)
+    return any(r[:50] in low for r in rules)
 
 
 def finish_llm(engine: Engine, p: Prepared, raw: str, sources: list[Hit]) -> Answer:
@@ -208,6 +230,7 @@ def finish_llm(engine: Engine, p: Prepared, raw: str, sources: list[Hit]) -> Ans
         a = extractive_answer(engine, Prepared(**{**p.__dict__, "abstain": True}))
         a.mode, a.model = "llm", model
         return a
+    raw = _SOURCE_CITE.sub(lambda m: "[" + re.sub(r"(?i)source\s*", "", m.group(1)) + "]", raw)
     n_src = len(sources)
     used: list[int] = []
 
@@ -227,6 +250,11 @@ def finish_llm(engine: Engine, p: Prepared, raw: str, sources: list[Hit]) -> Ans
 
     text = _CITE.sub(keep, raw).strip()
     text = re.sub(r"[ \t]+([.,;:])", r"\1", re.sub(r"[ \t]{2,}", " ", text))
+    if not used:
+        # A cited-answer tool must not pass on uncited text (a model that ignored the sources, or obeyed
+        # instructions planted in them).
+        return extractive_answer(engine, p, notice="the model's answer cited none of the sources; showing "
+                                 "the extractive answer")
     unsupported, quotes = check_support(engine, text, sources)
     for sent in unsupported:
         text = text.replace(sent, sent + " *(unsupported by the cited abstract)*", 1)
@@ -292,14 +320,10 @@ def answer_stream(engine: Engine, question: str, history: Sequence[dict[str, Any
     messages, used = build_messages(engine, p)
     buf: list[str] = []
     try:
-        for chunk in engine.llm().stream_chat(messages):
-            delta = chunk.delta or ""
-            if delta:
-                buf.append(delta)
-                yield delta
+        for delta in llm_calls.stream(engine.llm(), messages, engine.settings):
+            buf.append(delta)
+            yield delta
         raw = "".join(buf)
-        if not raw.strip():
-            raise ValueError("empty response")
     except Exception as e:  # any endpoint fault: refused, timeout, 429/5xx, malformed or cut stream
         ans = extractive_answer(engine, p, notice=failure_notice(engine, e))
         yield ans
@@ -317,10 +341,7 @@ def answer_question(engine: Engine, question: str, history: Sequence[dict[str, A
         return ans
     messages, used = build_messages(engine, p)
     try:
-        resp = engine.llm().chat(messages)
-        raw = resp.message.content or ""
-        if not raw.strip():
-            raise ValueError("empty response")
+        raw = llm_calls.chat(engine.llm(), messages, engine.settings)
     except Exception as e:
         return extractive_answer(engine, p, notice=failure_notice(engine, e))
     return finish_llm(engine, p, raw, used)
