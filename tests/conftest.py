@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fake_openai import fake_llm, fake_server  # noqa: F401  (fixtures for every test module)
+
 ROOT = Path(__file__).resolve().parent.parent
 RAW = ROOT / "data" / "raw"
 MODELS = ROOT / "data" / "models"
