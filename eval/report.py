@@ -11,11 +11,14 @@ HEADLINE = ["n", "recall@1", "recall@5", "recall@10", "mrr", "ndcg@10", "citatio
             "latency_p95"]
 SHORT = {"recall@1": "R@1", "recall@5": "R@5", "recall@10": "R@10", "mrr": "MRR", "ndcg@10": "nDCG@10",
          "citation_recall": "cite R", "citation_precision": "cite P", "citation_validity": "cite valid",
-         "abstention_precision": "abst P", "abstention_recall": "abst R", "key_fact_coverage": "key facts",
+         "abstention_precision": "abst P", "abstention_recall": "abst R", "abstention_f1": "abst F1",
+         "key_fact_coverage": "key facts",
          "latency_p50": "p50 ms", "latency_p95": "p95 ms"}
 # What "winning" means in a comparison: the main quality number per type (higher is better).
 WINNER_METRIC = {"paraphrase": "mrr", "comparative": "recall@5", "topic": "recall@10", "followup": "recall@5",
-                 "unanswerable": "abstention_recall"}
+                 "unanswerable": "abstention_f1"}
+# Abstention is judged over all questions: recall alone rewards a configuration that abstains on everything.
+OVERALL_WINNER_METRICS = {"abstention_f1"}
 
 
 def fmt(value: Any) -> str:
@@ -136,13 +139,15 @@ def write_report(out: Path, rows: list[dict[str, Any]], metrics: dict[str, Any],
 def write_compare(out: Path, results: dict[str, dict[str, Any]], questions_name: str) -> None:
     names = list(results)
     types = list(next(iter(results.values()))["by_type"])
-    cols = ["recall@1", "recall@5", "recall@10", "mrr", "citation_recall", "abstention_recall", "latency_p50"]
+    cols = ["recall@1", "recall@5", "recall@10", "mrr", "citation_recall", "abstention_recall", "abstention_f1",
+            "latency_p50"]
     lines = ["# Configurations side by side", "",
              f"Question file `{questions_name}`; configurations: " + ", ".join(f"`{n}`" for n in names) + ".", ""]
     lines += ["| type | winner (metric) | " + " | ".join(names) + " |", "|---|---|" + "---:|" * len(names)]
     for t in types:
         metric = WINNER_METRIC.get(t, "recall@5")
-        vals = {n: results[n]["by_type"][t].get(metric) for n in names}
+        group = "overall" if metric in OVERALL_WINNER_METRICS else None
+        vals = {n: (results[n]["overall"] if group else results[n]["by_type"][t]).get(metric) for n in names}
         best = max((v for v in vals.values() if v is not None), default=None)
         winners = [n for n, v in vals.items() if v is not None and v == best]
         label = ("tie: " if len(winners) > 1 else "") + ", ".join(winners) if winners else "–"

@@ -27,7 +27,8 @@ def singular(tok: str) -> str:
 
 
 def tokens(text: str) -> list[str]:
-    return [singular(t) for t in _TOKEN.findall(text.lower().replace("'s", ""))]
+    # Drop possessives ("ResMLP's") but not an opening quote before an s-word ("'SSVI'").
+    return [singular(t) for t in _TOKEN.findall(re.sub(r"(?<=\w)['’]s\b", "", text.lower()))]
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .embeddings import Embedder, get_embedder
-from .errors import IndexMissingError
+from .errors import IndexMissingError, InputError
 from .ingest import IngestReport, ingest
 from .settings import Settings, configure_offline_environment
 from .store import Store
@@ -134,6 +134,8 @@ class Engine:
 
     # --- questions ----------------------------------------------------------------------------------------
     def search(self, query: str, k: int | None = None) -> list[Hit]:
+        if k is not None and (not isinstance(k, int) or k < 1):
+            raise InputError(f"k must be a whole number of at least 1, not {k!r}")
         return self.retriever.search(query, k or self.settings.default_k)
 
     def ask(self, question: str, history: Sequence[dict[str, str]] | None = None, *, k: int | None = None,

@@ -59,7 +59,14 @@ _SPLITTERS = [
     re.compile(r"^(?P<a>.+?)\s+(?:compared\s+(?:to|with))\s+(?P<b>.+)$", re.I),
 ]
 _SIDE_TRIM = re.compile(r"^(?:the\s+|a\s+|an\s+|paper\s+on\s+|papers?\s+|approach\s+of\s+)+|"
-                        r"[\s?.!:;,]+$|\s+(?:in\s+terms\s+of|regarding|with\s+respect\s+to)\s+.*$", re.I)
+                        # the rest of the question after a side: "SEGNO: how do these two ...", "X, and why"
+                        r"\s*[:;,—–]\s*(?:and\s+|but\s+)?(?:how|what|which|why|where|when|who|do|does|did|is|are|"
+                        r"can|in\s+what)\b.*$|"
+                        r"[\s?.!:;,]+$|\s+(?:in\s+terms\s+of|regarding|with\s+respect\s+to|in\s+the\s+way|in\s+how|"
+                        r"as\s+(?:ways?|approaches|methods|means|techniques|tools))\s+.*$", re.I)
+MAX_SIDE_WORDS = 10  # a side names or describes one paper; longer "sides" are clauses of a lookup question
+_LIST_SPLIT = re.compile(r",\s*(?:and\s+)?|\s+and\s+|\s+(?:vs\.?|versus)\s+", re.I)
+_CHAIN_SPLIT = re.compile(r"\s+(?:vs\.?|versus)\s+", re.I)
 
 
 @dataclass
@@ -109,18 +116,22 @@ def split_sides(query: str) -> list[str]:
     for pat in _SPLITTERS:
         m = pat.search(q)
         if m:
-            sides = [_SIDE_TRIM.sub("", m.group("a")).strip(), _SIDE_TRIM.sub("", m.group("b")).strip()]
-            b = sides[1]
-            # "A, B and C" on the second side → three sides
-            more = [s.strip() for s in re.split(r",\s*|\s+and\s+", b) if s.strip()] if "," in b else [b]
-            sides = [sides[0]] + more
+            sides = []
+            for part in (_SIDE_TRIM.sub("", m.group("a")).strip(), _SIDE_TRIM.sub("", m.group("b")).strip()):
+                # "A, B and C" or "A vs B vs C" on either side → one side per item
+                split = _LIST_SPLIT if "," in part else _CHAIN_SPLIT
+                sides += [_SIDE_TRIM.sub("", x).strip(" '\"‘’“”") for x in split.split(part) if x.strip()]
             sides = [re.sub(r"^(?:how\s+does\s+|what\s+is\s+|is\s+)", "", s, flags=re.I) for s in sides]
-            return [s for s in sides if len(s) >= 2]
+            sides = [s for s in sides if len(s) >= 2]
+            if any(len(s.split()) > MAX_SIDE_WORDS for s in sides):
+                continue  # a clause, not a paper: "... to compare problem difficulty, e.g. pendulum vs. MNIST"
+            return sides
     return []
 
 
 class Retriever:
-    """Built once from the collection's chunks; refreshed when the collection's size changes."""
+    """Built once from the collection's chunks; reloaded when the collection's size or generation (bumped by
+    every ingest that changed it) moves."""
 
     def __init__(self, store: Store, embedder: Embedder, settings: Settings):
         self.store = store
@@ -136,6 +147,7 @@ class Retriever:
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG on import
 
+        self.generation = self.store.generation()
         chunks = self.store.all_chunks()
         self.count = len(chunks)
         self.chunk_ids = [c.chunk_id for c in chunks]
@@ -174,7 +186,7 @@ class Retriever:
 
     def refresh_if_changed(self) -> None:
         with self._lock:
-            if self.store.count() != self.count:
+            if self.store.count() != self.count or self.store.generation() != self.generation:
                 self._load()
 
     # --- single rankings ----------------------------------------------------------------------------------
@@ -203,8 +215,9 @@ class Retriever:
     def rank(self, text: str, named: list[AliasMatch] | None = None) -> list[Hit]:
         """All candidate papers for `text`, best first (fused dense + BM25, name matches first)."""
         s = self.settings
-        dense = self.dense(text, s.dense_k)
-        sparse = self.sparse(text, s.bm25_k)
+        # A ranking with weight 0 is not computed at all, so dense-only / BM25-only comparisons are pure.
+        dense = self.dense(text, s.dense_k) if s.dense_weight > 0 else {}
+        sparse = self.sparse(text, s.bm25_k) if s.bm25_weight > 0 else {}
         fused: dict[int, float] = {}
         for weight, ranking in ((s.dense_weight, dense), (s.bm25_weight, sparse)):
             for rank, row in enumerate(sorted(ranking, key=ranking.__getitem__, reverse=True)):
@@ -292,15 +305,16 @@ class Retriever:
             return []
         # Relevance relative to the best paper: a topic's papers share its vocabulary (BM25) and its meaning
         # (dense); one absolute cut-off fails because similarity levels differ a lot between topics.
-        top_sim = max(h.meta["similarity"] for h in ranked) or 1.0
-        top_bm = max(h.meta["bm25"] for h in ranked) or 0.0
+        top_sim = max(h.meta["similarity"] for h in ranked)
+        top_bm = max(h.meta["bm25"] for h in ranked)
         keep = []
         for h in ranked:
-            rel = h.meta["similarity"] / top_sim if top_bm == 0 else \
-                0.5 * h.meta["similarity"] / top_sim + 0.5 * h.meta["bm25"] / top_bm
+            ratios = ([h.meta["similarity"] / top_sim] if top_sim > 0 else []) + \
+                ([h.meta["bm25"] / top_bm] if top_bm > 0 else [])
+            rel = sum(ratios) / len(ratios) if ratios else 0.0
             h.meta["topic_relevance"] = round(rel, 4)
-            if h.meta["named_as"] or (rel >= self.settings.topic_min_relevance
-                                      and h.meta["similarity"] >= self.settings.topic_min_similarity):
+            similar = top_sim == 0 or h.meta["similarity"] >= self.settings.topic_min_similarity
+            if h.meta["named_as"] or (rel >= self.settings.topic_min_relevance and similar):
                 keep.append(h)
         return keep[:k]
 

@@ -52,6 +52,15 @@ def corpus_index(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def cli_index(corpus_index, tmp_path_factory) -> Path:
+    """A copy of the corpus index for `rag` subprocesses: the session index is held open (and locked) by
+    this process's engine. Tests must not write to it."""
+    index = tmp_path_factory.mktemp("cli") / "index"
+    shutil.copytree(corpus_index, index, ignore=shutil.ignore_patterns(".rag.lock"))
+    return index
+
+
+@pytest.fixture(scope="session")
 def engine(corpus_index):
     from rag.engine import Engine
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 
 import pytest
@@ -14,14 +13,6 @@ from rag.engine import Engine
 from tests.conftest import RAW, VENV_BIN, make_settings
 
 QUESTION = "How does ResMLP differ from RaftMLP?"
-
-
-@pytest.fixture(scope="module")
-def cli_index(corpus_index, tmp_path_factory):
-    """A copy of the corpus index: the session index is held open (and locked) by this process."""
-    index = tmp_path_factory.mktemp("cli") / "index"
-    shutil.copytree(corpus_index, index, ignore=shutil.ignore_patterns(".rag.lock"))
-    return index
 
 
 def rag(index, *args: str) -> subprocess.CompletedProcess[str]:

@@ -58,16 +58,16 @@ def write_questions(path: Path) -> Path:
     return path
 
 
-def run_eval(corpus_index: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "RAG_INDEX_DIR": str(corpus_index), "RAG_DATA_DIR": str(RAW)}
+def run_eval(cli_index: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RAG_INDEX_DIR": str(cli_index), "RAG_DATA_DIR": str(RAW)}
     return subprocess.run([str(VENV_BIN / "rag"), "eval", "--quiet", *args], capture_output=True, text=True,
                           env=env, timeout=300, cwd=ROOT)
 
 
-def test_cli_eval__new_question_file_writes_results_metrics_report_and_plots(corpus_index, tmp_path):
+def test_cli_eval__new_question_file_writes_results_metrics_report_and_plots(cli_index, tmp_path):
     qfile = write_questions(tmp_path / "mine.jsonl")
     out = tmp_path / "report"
-    proc = run_eval(corpus_index, "--questions", str(qfile), "--out", str(out))
+    proc = run_eval(cli_index, "--questions", str(qfile), "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     warnings = [w for w in proc.stderr.splitlines() if w.startswith("warning:")]
@@ -104,10 +104,10 @@ def test_cli_eval__new_question_file_writes_results_metrics_report_and_plots(cor
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_cli_eval__limit_types_and_compare(corpus_index, tmp_path):
+def test_cli_eval__limit_types_and_compare(cli_index, tmp_path):
     qfile = write_questions(tmp_path / "mine.jsonl")
     out = tmp_path / "cmp"
-    proc = run_eval(corpus_index, "--questions", str(qfile), "--out", str(out), "--limit", "3",
+    proc = run_eval(cli_index, "--questions", str(qfile), "--out", str(out), "--limit", "3",
                     "--compare", "hybrid,bm25-only,strict:abstain_evidence=0.99")
     assert proc.returncode == 0, proc.stderr
     compare = json.loads((out / "compare.json").read_text())
@@ -126,8 +126,8 @@ def test_cli_eval__limit_types_and_compare(corpus_index, tmp_path):
     (["--compare", "nope"], "error: --compare: unknown configuration 'nope'"),
     (["--compare", "x:no_such_knob=1"], "error: --compare x: unknown setting(s) no_such_knob"),
 ])
-def test_cli_eval__bad_input_is_one_line_error(corpus_index, tmp_path, args, message):
-    proc = run_eval(corpus_index, "--out", str(tmp_path / "o"), "--limit", "1", *args)
+def test_cli_eval__bad_input_is_one_line_error(cli_index, tmp_path, args, message):
+    proc = run_eval(cli_index, "--out", str(tmp_path / "o"), "--limit", "1", *args)
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith(message), proc.stderr
     assert "Traceback" not in proc.stderr

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import time
 
@@ -263,11 +262,9 @@ def test_no_llm_flag_never_calls_the_endpoint(llm, fake_llm):
     assert ans.mode == "extractive" and fake_llm.chat_requests == []
 
 
-def test_cli_ask_json_uses_the_configured_endpoint(corpus_index, fake_llm, tmp_path):
+def test_cli_ask_json_uses_the_configured_endpoint(cli_index, fake_llm):
     fake_llm.reply = lambda m: cite_first_sentences(m, [1])
-    index = tmp_path / "index"  # a copy: the session index is held by this process
-    shutil.copytree(corpus_index, index, ignore=shutil.ignore_patterns(".rag.lock"))
-    env = {**os.environ, "RAG_INDEX_DIR": str(index), "RAG_DATA_DIR": str(RAW),
+    env = {**os.environ, "RAG_INDEX_DIR": str(cli_index), "RAG_DATA_DIR": str(RAW),
            "RAG_LLM_BASE_URL": fake_llm.url, "RAG_LLM_MODEL": "fake-model"}
     out = subprocess.run([str(VENV_BIN / "rag"), "ask", "What is ResMLP?", "--json"], env=env,
                          capture_output=True, text=True, timeout=120)
