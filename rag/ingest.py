@@ -110,6 +110,8 @@ def ingest(settings: Settings, paths: Sequence[Path] | None = None, rebuild: boo
             if gone:
                 store.delete_papers(gone)
             report.removed = len(gone)
+        if report.chunks_written or report.removed:
+            store.bump_generation()  # readers reload, even when the chunk count did not change
     report.seconds = round(time.perf_counter() - start, 3)
     return report
 

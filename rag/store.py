@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import numpy as np
@@ -21,6 +22,8 @@ from .settings import Settings
 
 BATCH = 256  # Chroma's efficient add range is 50–250 (MACHINE.md); well under get_max_batch_size()
 LOCK_NAME = ".rag.lock"
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -158,9 +161,41 @@ class Store:
             pass
         self._collection = None
 
+    def generation(self) -> int:
+        """A number every ingest that changes the collection increases: readers reload when it moves, even
+        when the chunk count stayed the same (an abstract edited in place)."""
+        meta = self._call("read", lambda: self.client.get_collection(self.name, embedding_function=None).metadata)
+        return int((meta or {}).get("generation", 0))
+
+    def bump_generation(self) -> None:
+        col = self.collection()
+        fresh = self.client.get_collection(self.name, embedding_function=None).metadata or {}
+        # hnsw:* keys cannot be passed to modify (the distance is fixed at creation and kept).
+        meta = {k: v for k, v in fresh.items() if not k.startswith("hnsw:")}
+        meta["generation"] = int(meta.get("generation", 0)) + 1
+        col.modify(metadata=meta)
+
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        """Run a Chroma read; on failure reopen the collection and try once more, then raise StoreError
+        (a rebuilt or moved index, a server that went away) instead of Chroma's own exception."""
+        try:
+            return fn()
+        except Exception as first:
+            log.info("chroma %s failed (%s); reopening the collection and retrying once", what, first)
+            self._collection = None
+            try:
+                return fn()
+            except IndexMissingError:
+                raise
+            except Exception as e:
+                reason = " ".join(str(e).split())[:160] or type(e).__name__
+                raise StoreError(f"could not {what} the index at {self.location} ({reason}); if another process "
+                                 "rebuilt it, run the command again, else rebuild it with `rag ingest --rebuild`"
+                                 ) from None
+
     # --- reads ----------------------------------------------------------------------------------------
     def count(self) -> int:
-        return self.collection().count()
+        return self._call("read", lambda: self.collection().count())
 
     def all_chunks(self, include_text: bool = True) -> list[StoredChunk]:
         col = self.collection()
@@ -176,11 +211,14 @@ class Store:
 
     def query(self, vector: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, float]]:
         """(chunk_id, cosine similarity) best first."""
-        col = self.collection()
-        n = min(n, col.count())
-        if n <= 0:
-            return []
-        res = col.query(query_embeddings=[vector.tolist()], n_results=n, include=["distances"], where=where)
+        def run() -> Any:
+            col = self.collection()
+            k = min(n, col.count())
+            if k <= 0:
+                return {"ids": [[]], "distances": [[]]}
+            return col.query(query_embeddings=[vector.tolist()], n_results=k, include=["distances"], where=where)
+
+        res = self._call("search", run)
         return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0], strict=False)]
 
     def embeddings_for(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
