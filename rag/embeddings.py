@@ -237,4 +237,8 @@ def _local(backend: str, cache_dir: Path) -> Embedder:
             if backend == "onnx":
                 raise ConfigError(f"ONNX backend unavailable: {e}") from e
             log.warning("onnxruntime unavailable (%s); using sentence-transformers", e)
+        except Exception as e:  # export or session failed: unwritable cache dir, corrupt cached file, …
+            if backend == "onnx":
+                raise ConfigError(f"ONNX backend failed: {type(e).__name__}: {e}") from e
+            log.warning("ONNX embedder failed (%s: %s); using sentence-transformers", type(e).__name__, e)
     return SentenceTransformerMiniLM()
