@@ -27,10 +27,11 @@ ROLE_CUES = {
     "problem": re.compile(r"\b(problem|challeng\w*|however|remain\w*|limit\w*|difficult\w*|struggl\w*|lack\w*|"
                           r"bottleneck|issue|costly|expensive|hard to|unclear|obstacle|gap|fail\w*|suffer\w*|"
                           r"little is known|open question|require\w*)\b", re.I),
-    "approach": re.compile(r"\b(we (propose|introduce|present|develop|design|describe|use|adopt|formulate|"
-                           r"consider|study|investigate|analy[sz]e|derive|build|construct|leverage|apply)|"
-                           r"our (method|approach|model|framework|algorithm)|this (paper|work)|in this (paper|"
-                           r"work)|based on|consists of|termed|called|dubbed|named)\b", re.I),
+    "approach": re.compile(r"\b(we (?:\w+ly )?(propos|introduc|present|develop|design|describ|us|adopt|formulat|"
+                           r"consider|stud(?:y|ie)|investigat|analy[sz]|deriv|buil|construct|leverag|appl(?:y|ie)|"
+                           r"incorporat|combin|replac)\w*|our (method|approach|model|framework|algorithm)s?|"
+                           r"this (paper|work)|in this (paper|work)|based on|consists of|termed|called|dubbed|"
+                           r"named|(?:simple|key|main|two|three) ideas?|a way is to)\b", re.I),
     "result": re.compile(r"(\b(outperform\w*|achiev\w*|we (show|find|demonstrate|observe|prove|obtain)|"
                          r"results?|state[- ]of[- ]the[- ]art|improv\w*|accura\w*|speed-?up|faster|reduc\w*|"
                          r"surpass\w*|experiments?|empirical\w*|significantly|competitive)\b|\d+(\.\d+)?\s?(%|x\b))",
@@ -103,6 +104,10 @@ _STRONG_APPROACH = re.compile(r"\bwe (propose|introduce|present|develop|design)\
                               r"(method|approach|model|framework)\b", re.I)
 
 
+_BACKGROUND = re.compile(r"\b(there (has|have) been|much (research|work)|prior (work|art)|previous (work|methods?)|"
+                         r"existing (methods?|approaches|work)|recent(ly)? (years|work|advances))\b", re.I)
+
+
 def is_boilerplate(sentence: str) -> bool:
     return bool(_BOILERPLATE.search(sentence))
 
@@ -119,6 +124,9 @@ def rank_sentences(question_vec: np.ndarray, question_words: set[str], sentences
 def role_scores(sentence: str, position: int, n: int) -> dict[str, float]:
     scores = {role: float(len(ROLE_CUES[role].findall(sentence))) for role in ROLES}
     scores["approach"] += 1.5 * len(_STRONG_APPROACH.findall(sentence))
+    if _BACKGROUND.search(sentence):  # what others did is context, not this paper's approach
+        scores["approach"] -= 1.0
+        scores["problem"] += 0.5
     if position == 0:
         scores["problem"] += 0.8  # abstracts open with the problem
     if n and position >= n - 2:

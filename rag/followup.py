@@ -14,7 +14,10 @@ _ANAPHORA = re.compile(
     r"\b(?P<plural>they|them|both( of them)?|these( two)?( papers| methods| works)?|the two( papers)?|"
     r"those( two)?( papers)?)\b|\b(?P<poss>its)\b|"
     r"\b(?P<single>it|this (paper|work|method|model|approach|one|architecture|technique)|that (paper|work|"
-    r"method|model|approach|one)|the (paper|method|model|approach|architecture|technique))\b", re.I)
+    r"method|model|approach|one)|the (paper|method|model|approach|architecture|technique)|that(?=\s*[?.!]*\s*$))\b",
+    re.I)
+# "that routing problem", "such subnetworks", "the same idea": points back without naming the paper
+_DEMONSTRATIVE = re.compile(r"\b(that|this|those|these|such|the same)\s+[a-z][\w-]+", re.I)
 _BOLD_TITLE = re.compile(r"\*\*(?:\[\d+\]\s*)?([^*]{8,300})\*\*|^\[\d+\]\s+(.+)$", re.M)
 
 
@@ -62,7 +65,7 @@ def resolve(question: str, history: Sequence[dict[str, str]] | None, aliases: Al
     own = aliases.find(question)
     m = _ANAPHORA.search(question)
     if m is None:
-        if own or len(question.split()) > 12:
+        if own or (len(question.split()) > 12 and not _DEMONSTRATIVE.search(question)):
             return question
         return f"{question.rstrip('?. ')} ({' and '.join(names[:2])})?"
     if m.group("first"):

@@ -114,3 +114,16 @@ def test_every_citation_on_the_question_set_is_valid(engine):
         answered += not ans.abstained
     assert problems == []
     assert answered >= len(qs) - 12
+
+
+@pytest.mark.parametrize("qid,expected", [
+    ("follow-01", "How does ResMLP compare with RaftMLP?"),
+    ("follow-02", "Did anyone later tackle that routing problem again with a learned policy, and how does their "
+                  "approach differ (Ptr-Net)?"),
+    ("follow-05", "How does MgNO's way of parameterizing operators differ from DeepONet?"),
+])
+def test_follow_ups_resolve_to_standalone_questions(engine, qid, expected):
+    from rag.followup import resolve
+
+    q = next(q for q in questions() if q["id"] == qid)
+    assert resolve(q["question"], q["history"], engine.retriever.aliases) == expected
