@@ -8,7 +8,7 @@ ordinary words ("SOFT", "PROSE"), which must appear with their own capitalisatio
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -65,10 +65,21 @@ def _title_cased_words(word: str) -> bool:
     return len(parts) > 1 and all(p[:1].isupper() and p[1:].islower() for p in parts if p)
 
 
-def _papers_using(word: str, texts: list[str]) -> int:
-    """How many papers' normalized text contains the word ("ConvNets" is used by many: a term, not a name)."""
-    needle = " " + " ".join(tokens(word)) + " "
-    return sum(needle in t for t in texts)
+def _papers_using(phrases: Iterable[str], token_lists: list[list[str]]) -> Counter[tuple[str, ...]]:
+    """How many papers' text contains each phrase, by token sequence ("ConvNets" is used by many: a term,
+    not a name). One pass over all tokens, so building stays linear in the corpus size."""
+    wanted: dict[int, set[tuple[str, ...]]] = defaultdict(set)
+    for phrase in phrases:
+        toks = tuple(tokens(phrase))
+        if toks:
+            wanted[len(toks)].add(toks)
+    counts: Counter[tuple[str, ...]] = Counter()
+    for toks in token_lists:
+        seen: set[tuple[str, ...]] = set()
+        for n, group in wanted.items():
+            seen.update(g for g in (tuple(toks[i:i + n]) for i in range(len(toks) - n + 1)) if g in group)
+        counts.update(seen)
+    return counts
 
 
 class AliasIndex:
@@ -88,7 +99,18 @@ class AliasIndex:
         for pid, title, abstract in papers:
             for a in acronyms_in(title + " " + abstract):
                 acronym_owners[a].add(pid)
-        texts = [" " + " ".join(tokens(title + " " + abstract)) + " " for _, title, abstract in papers]
+        in_title: list[tuple[str, str]] = []  # distinctive names inside titles: "ConvNeXt"
+        for pid, title, _ in papers:
+            for word in title.replace(":", " ").split():
+                w = word.strip(",.?!()'\"")
+                if _is_acronym(w) and sum(c.isupper() for c in w) >= 2 and len(w) >= 4 and not _title_cased_words(w):
+                    in_title.append((pid, w))
+        users = _papers_using([w for _, w in in_title] + list(acronym_owners),
+                              [tokens(title + " " + abstract) for _, title, abstract in papers])
+
+        def common(name: str) -> bool:
+            return users[tuple(tokens(name))] > MAX_NAME_USERS
+
         idx = cls()
         for pid, title, _ in papers:
             idx._add(pid, title, "title", lower_words)
@@ -96,13 +118,11 @@ class AliasIndex:
                 short = title.split(":", 1)[0].strip()
                 if 1 <= len(short.split()) <= MAX_SHORT_NAME_WORDS and len(short) >= 3:
                     idx._add(pid, short, "short", lower_words)
-            for word in title.replace(":", " ").split():  # distinctive names inside titles: "ConvNeXt"
-                w = word.strip(",.?!()'\"")
-                if (_is_acronym(w) and sum(c.isupper() for c in w) >= 2 and len(w) >= 4
-                        and not _title_cased_words(w) and _papers_using(w, texts) <= MAX_NAME_USERS):
-                    idx._add(pid, w, "short", lower_words)
+        for pid, w in in_title:
+            if not common(w):
+                idx._add(pid, w, "short", lower_words)
         for acronym, owners in acronym_owners.items():
-            if len(owners) <= MAX_ACRONYM_PAPERS and _papers_using(acronym, texts) <= MAX_NAME_USERS:
+            if len(owners) <= MAX_ACRONYM_PAPERS and not common(acronym):
                 for pid in owners:
                     idx._add(pid, acronym, "acronym", lower_words)
         return idx

@@ -5,13 +5,17 @@ the results; topic questions ("Which papers study X?") return every paper above 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
+import os
+import pickle
 import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +29,7 @@ from .store import Store
 from .types import Hit
 
 log = logging.getLogger(__name__)
+SNAPSHOT_VERSION = 1  # bump when the pickled retrieval state changes shape
 
 # Words that carry no topic in questions about a paper collection (BM25 side only).
 QUESTION_STOPWORDS = {
@@ -141,22 +146,71 @@ class Retriever:
         self._load()
 
     # --- snapshot ---------------------------------------------------------------------------------------
+    # Everything derived from the stored chunks (paper records, BM25, aliases, document frequencies) is built
+    # once per collection generation and pickled next to the index, so a new process (or a 100k-paper
+    # collection) does not rebuild it: loading it takes ~0.06 s where building takes ~0.7 s at 250 papers.
+    # The file is ours, in the index folder: whoever can write there can already rewrite the index.
+    _STATE = ("count", "chunk_ids", "row_of", "chunk_text", "chunk_paper", "papers", "doc_freq", "aliases",
+              "bm25", "vocab")
+
     def _load(self) -> None:
-        import bm25s
         import Stemmer
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG on import
+        generation, count = self.store.generation(), self.store.count()
+        path = self._snapshot_path()
+        state = self._read_snapshot(path, generation, count)
+        self.loaded_from_snapshot = state is not None
+        if state is None:
+            state = self._build()
+            # Only a quiet collection is worth saving (not one an ingest is writing to right now).
+            if state["count"] == count == self.store.count() and self.store.generation() == generation:
+                self._write_snapshot(path, generation, state)
+        for name in self._STATE:
+            setattr(self, name, state[name])
+        self.generation = generation
+        self.stemmer = Stemmer.Stemmer("english")
 
-        self.generation = self.store.generation()
+    def _snapshot_path(self) -> Path:
+        # The collection's id changes when it is dropped and rebuilt, so a rebuild never reuses a snapshot.
+        key = f"{SNAPSHOT_VERSION}|{self.store.backend}|{self.store.location}|{self.store.name}|{self.store.uid()}"
+        return self.settings.index_dir / "snapshots" / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.pkl"
+
+    def _read_snapshot(self, path: Path, generation: int, count: int) -> dict[str, Any] | None:
+        try:
+            with path.open("rb") as f:
+                saved = pickle.load(f)
+            if (saved.get("version"), saved.get("generation"), saved["state"]["count"]) == (
+                    SNAPSHOT_VERSION, generation, count):
+                return saved["state"]
+        except FileNotFoundError:
+            pass
+        except Exception as e:  # truncated, from another version of a library, ...: rebuild it
+            log.warning("ignoring the retrieval snapshot %s (%s); rebuilding it", path, type(e).__name__)
+        return None
+
+    def _write_snapshot(self, path: Path, generation: int, state: dict[str, Any]) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            with tmp.open("wb") as f:
+                pickle.dump({"version": SNAPSHOT_VERSION, "generation": generation, "state": state}, f,
+                            protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)  # atomic: readers see the old file or the new one, never half of one
+        except OSError as e:  # a read-only index folder only costs the next process a rebuild
+            log.info("could not save the retrieval snapshot %s: %s", path, e)
+
+    def _build(self) -> dict[str, Any]:
+        import bm25s
+        import Stemmer
+
         chunks = self.store.all_chunks()
-        self.count = len(chunks)
-        self.chunk_ids = [c.chunk_id for c in chunks]
-        self.row_of = {cid: i for i, cid in enumerate(self.chunk_ids)}
-        self.chunk_text = [c.text for c in chunks]
-        self.chunk_paper = [str(c.meta.get("paper_id", "")) for c in chunks]
+        chunk_ids = [c.chunk_id for c in chunks]
+        chunk_text = [c.text for c in chunks]
+        chunk_paper = [str(c.meta.get("paper_id", "")) for c in chunks]
         papers: dict[str, PaperRecord] = {}
         for i, c in enumerate(chunks):
-            pid = self.chunk_paper[i]
+            pid = chunk_paper[i]
             rec = papers.get(pid)
             if rec is None:
                 rec = papers[pid] = PaperRecord(pid, str(c.meta.get("title", "")), "", c.meta, [], False)
@@ -169,20 +223,19 @@ class Retriever:
             # A paper is visible only when all its chunks are: a query never sees a half-indexed paper.
             rec.complete = len(rec.chunk_rows) == int(rec.meta.get("n_chunks", -1))
             if not rec.abstract:
-                rec.abstract = " ".join(self.chunk_text[r] for r in rec.chunk_rows)
-        self.papers = papers
-        self.doc_freq: Counter[str] = Counter()
+                rec.abstract = " ".join(chunk_text[r] for r in rec.chunk_rows)
+        doc_freq: Counter[str] = Counter()
         for rec in papers.values():
-            self.doc_freq.update(content_words(rec.title + " " + rec.abstract))
-        self.aliases = AliasIndex.build((p.paper_id, p.title, p.abstract) for p in papers.values()
-                                        if p.complete)
-        self.stemmer = Stemmer.Stemmer("english")
+            doc_freq.update(content_words(rec.title + " " + rec.abstract))
+        aliases = AliasIndex.build((p.paper_id, p.title, p.abstract) for p in papers.values() if p.complete)
         corpus_tokens = bm25s.tokenize([f"{c.meta.get('title', '')} {c.text}" for c in chunks],
-                                       stopwords="en", stemmer=self.stemmer, show_progress=False)
-        self.bm25 = bm25s.BM25()
+                                       stopwords="en", stemmer=Stemmer.Stemmer("english"), show_progress=False)
+        bm25 = bm25s.BM25()
         if chunks:
-            self.bm25.index(corpus_tokens, show_progress=False)
-        self.vocab = corpus_tokens.vocab
+            bm25.index(corpus_tokens, show_progress=False)
+        return {"count": len(chunks), "chunk_ids": chunk_ids, "row_of": {cid: i for i, cid in enumerate(chunk_ids)},
+                "chunk_text": chunk_text, "chunk_paper": chunk_paper, "papers": papers, "doc_freq": doc_freq,
+                "aliases": aliases, "bm25": bm25, "vocab": corpus_tokens.vocab}
 
     def refresh_if_changed(self) -> None:
         with self._lock:

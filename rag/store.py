@@ -161,6 +161,10 @@ class Store:
             pass
         self._collection = None
 
+    def uid(self) -> str:
+        """The collection's id: new whenever the collection is dropped and created again."""
+        return str(self._call("read", lambda: self.collection().id))
+
     def generation(self) -> int:
         """A number every ingest that changes the collection increases: readers reload when it moves, even
         when the chunk count stayed the same (an abstract edited in place)."""

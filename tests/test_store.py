@@ -97,3 +97,35 @@ def test_chroma_query_failure_is_retried_once_then_a_store_error(small_engine, f
         assert msg.startswith(f"could not search the index at {store.location} (Error creating hnsw segment")
         assert "rag ingest --rebuild" in msg and "\n" not in msg
         assert flaky.calls == 2
+
+
+def test_retrieval_snapshot_is_reused_by_a_new_engine_and_never_when_stale(small_engine, caplog):
+    eng, settings, src = small_engine
+    first = [h.to_dict() for h in eng.search("graph colouring", k=2)]
+    assert eng.retriever.loaded_from_snapshot is False  # built, then saved
+    snapshots = list((settings.index_dir / "snapshots").glob("*.pkl"))
+    assert len(snapshots) == 1
+    eng.close()
+    again = Engine(settings, auto_ingest=False)
+    assert [h.to_dict() for h in again.search("graph colouring", k=2)] == first
+    assert again.retriever.loaded_from_snapshot is True
+    again.close()
+
+    snapshots[0].write_bytes(b"not a pickle")  # a damaged file is rebuilt, with a warning
+    damaged = Engine(settings, auto_ingest=False)
+    assert [h.to_dict() for h in damaged.search("graph colouring", k=2)] == first
+    assert damaged.retriever.loaded_from_snapshot is False and "ignoring the retrieval snapshot" in caplog.text
+    damaged.close()
+
+    write(src, NEW)  # a changed collection (same chunk count) never reuses the old snapshot
+    ingest(settings, [src], progress=False)
+    changed = Engine(settings, auto_ingest=False)
+    assert "cryo-electron" in changed.search("protein folding", k=1)[0].text
+    assert changed.retriever.loaded_from_snapshot is False
+    changed.close()
+
+    ingest(settings, [src], rebuild=True, progress=False)  # a rebuilt collection has a new id
+    rebuilt = Engine(settings, auto_ingest=False)
+    assert rebuilt.search("protein folding", k=1)[0].title == P1
+    assert rebuilt.retriever.loaded_from_snapshot is False
+    rebuilt.close()
