@@ -164,6 +164,25 @@ def test_follow_up_is_condensed_by_the_llm(llm, fake_llm):
     assert {c.title for c in ans.citations} == {RESMLP, RAFTMLP}
 
 
+@pytest.mark.parametrize("window", [1400, 2000])
+def test_sources_are_trimmed_to_the_context_window_never_the_question(llm, fake_llm, window, monkeypatch):
+    import tiktoken
+
+    monkeypatch.setattr(llm.settings, "llm_context_window", window)
+    monkeypatch.setattr(llm.settings, "llm_max_tokens", 800)
+    fake_llm.reply = lambda m: cite_first_sentences(m, [1])
+    question = "Which papers study anomaly detection in industrial images, and what do they propose?"
+    ans = llm.ask(question, k=10)
+    req = fake_llm.chat_requests[-1]
+    enc = tiktoken.get_encoding("cl100k_base")
+    prompt_tokens = sum(len(enc.encode(m["content"])) for m in req.messages)
+    assert prompt_tokens + 800 <= window
+    assert f"Question: {question}" in req.user
+    n_sent = len(sources_in(req.messages))
+    assert 1 <= n_sent < 10 and ans.mode == "llm"
+    assert [c.title for c in ans.citations] == [sources_in(req.messages)[1][0]]
+
+
 # --- endpoint faults ------------------------------------------------------------------------------------------
 FAULTS = [
     # fault, notice fragment, requests the client may make (retried faults: 1 + RETRIES)
