@@ -53,6 +53,7 @@ eval: index
 
 bench: index
 	$(PY) -m eval.bench --out eval/reports/bench
+	$(PY) -m eval.bench_retrieval --out eval/reports/bench
 
 clean:
 	rm -rf data/index .pytest_cache
