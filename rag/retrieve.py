@@ -156,7 +156,6 @@ class Retriever:
     def _load(self) -> None:
         import Stemmer
 
-        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG on import
         generation, count = self.store.generation(), self.store.count()
         path = self._snapshot_path()
         state = self._read_snapshot(path, generation, count)
@@ -166,6 +165,7 @@ class Retriever:
             # Only a quiet collection is worth saving (not one an ingest is writing to right now).
             if state["count"] == count == self.store.count() and self.store.generation() == generation:
                 self._write_snapshot(path, generation, state)
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # unpickling imports bm25s, which sets DEBUG
         for name in self._STATE:
             setattr(self, name, state[name])
         self.generation = generation
@@ -203,6 +203,8 @@ class Retriever:
     def _build(self) -> dict[str, Any]:
         import bm25s
         import Stemmer
+
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG on import
 
         chunks = self.store.all_chunks()
         chunk_ids = [c.chunk_id for c in chunks]
