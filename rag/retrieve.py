@@ -13,6 +13,7 @@ import os
 import pickle
 import re
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +70,7 @@ _SIDE_TRIM = re.compile(r"^(?:the\s+|a\s+|an\s+|paper\s+on\s+|papers?\s+|approac
                         r"can|in\s+what)\b.*$|"
                         r"[\s?.!:;,]+$|\s+(?:in\s+terms\s+of|regarding|with\s+respect\s+to|in\s+the\s+way|in\s+how|"
                         r"as\s+(?:ways?|approaches|methods|means|techniques|tools))\s+.*$", re.I)
+MAX_SIDES = 6  # "compare A, B, C, ...": more sides than this are answered by the whole-question ranking
 MAX_SIDE_WORDS = 10  # a side names or describes one paper; longer "sides" are clauses of a lookup question
 _LIST_SPLIT = re.compile(r",\s*(?:and\s+)?|\s+and\s+|\s+(?:vs\.?|versus)\s+", re.I)
 _CHAIN_SPLIT = re.compile(r"\s+(?:vs\.?|versus)\s+", re.I)
@@ -144,6 +146,7 @@ class Retriever:
         self.settings = settings
         self._lock = threading.RLock()
         self._load()
+        self._checked = time.monotonic()
 
     # --- snapshot ---------------------------------------------------------------------------------------
     # Everything derived from the stored chunks (paper records, BM25, aliases, document frequencies) is built
@@ -240,7 +243,14 @@ class Retriever:
                 "aliases": aliases, "bm25": bm25, "vocab": corpus_tokens.vocab}
 
     def refresh_if_changed(self) -> None:
+        """Reload when an ingest changed the collection. Against a Chroma server this is checked at most every
+        `refresh_seconds` (each check is two round trips, too many for every search of a busy engine); an
+        embedded index is checked on every search (microseconds)."""
+        now = time.monotonic()
+        if self.store.backend == "server" and now - self._checked < self.settings.refresh_seconds:
+            return
         with self._lock:
+            self._checked = now
             if self.store.count() != self.count or self.store.generation() != self.generation:
                 self._load()
 
@@ -249,7 +259,7 @@ class Retriever:
         """chunk row → cosine similarity."""
         vec = self.embedder.embed([text])[0]
         out = {}
-        for cid, sim in self.store.query(vec, n):
+        for cid, sim in self.store.query(vec, min(n, self.count)):
             row = self.row_of.get(cid)
             if row is not None:
                 out[row] = sim
@@ -386,8 +396,13 @@ class Retriever:
                 if m.paper_id not in seen:
                     seen.append(m.paper_id)
                     named_by_side.append((m.alias, [m]))
-        for side, named in named_by_side:
-            ranked = self.rank(side, named)
+        whole_by_id = {h.paper_id: h for h in whole}
+        for side, named in named_by_side[:MAX_SIDES]:
+            # A side that names a paper is answered by that paper, already ranked (and boosted) in `whole`:
+            # no second embedding and Chroma query for it.
+            named_hits = [whole_by_id[m.paper_id] for m in named
+                          if m.paper_id in whole_by_id and self.settings.alias_boost > 0]
+            ranked = named_hits if named_hits else self.rank(side, named)
             for h in ranked:
                 if h.paper_id not in side_of:
                     side_of[h.paper_id] = side

@@ -59,6 +59,8 @@ class Settings(BaseSettings):
                                        "relative to the best paper (mean of similarity and BM25 ratios) is at "
                                        "least this. 0.5 / 0.2 tuned on eval/questions.jsonl: topic "
                                        "recall@10 0.969 (0.927 at 0.55 / 0.25) for ~6 papers returned, not ~5.")
+    refresh_seconds: float = Field(1.0, description="Server mode: how often (at most) a running engine checks "
+                                   "whether an ingest changed the collection, and reloads if so.")
     default_k: int = Field(5, description="Papers returned by search/ask when k is not given.")
     max_query_chars: int = Field(2000, description="Queries longer than this are truncated (with a notice).")
 

@@ -215,12 +215,12 @@ class Store:
 
     def query(self, vector: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, float]]:
         """(chunk_id, cosine similarity) best first."""
+        if n <= 0:  # callers pass at most the collection's size: no count() round trip per query
+            return []
+
         def run() -> Any:
-            col = self.collection()
-            k = min(n, col.count())
-            if k <= 0:
-                return {"ids": [[]], "distances": [[]]}
-            return col.query(query_embeddings=[vector.tolist()], n_results=k, include=["distances"], where=where)
+            return self.collection().query(query_embeddings=[vector.tolist()], n_results=n, include=["distances"],
+                                           where=where)
 
         res = self._call("search", run)
         return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0], strict=False)]
