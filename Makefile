@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup chat index test test-all lint eval bench browser clean help
+.PHONY: setup chat index test test-all lint eval bench bench-scale browser clean help
 
 help:
 	@echo "make chat      serve the chat on http://127.0.0.1:7860 (sets up and indexes if needed)"
@@ -14,6 +14,7 @@ help:
 	@echo "make test-all  also the slow tests"
 	@echo "make eval      run the question set, refresh eval/reports/latest/"
 	@echo "make bench     performance benchmarks → eval/reports/bench/"
+	@echo "make bench-scale  10k and 100k synthetic papers on a chroma server (~20 min)"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -54,6 +55,9 @@ eval: index
 bench: index
 	$(PY) -m eval.bench --out eval/reports/bench
 	$(PY) -m eval.bench_retrieval --out eval/reports/bench
+
+bench-scale: $(STAMP)
+	$(PY) -m eval.bench_scale --sizes 10000,100000 --out eval/reports/bench
 
 clean:
 	rm -rf data/index .pytest_cache

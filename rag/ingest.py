@@ -122,7 +122,9 @@ def _write(store: Store, embedder: Embedder, todo: list[tuple[Paper, str]], sett
         return 0
     from tqdm import tqdm
 
-    planned = [(p, h, chunk_paper(p, settings.chunk_tokens, settings.chunk_overlap)) for p, h in todo]
+    planned = [(p, h, chunk_paper(p, settings.chunk_tokens, settings.chunk_overlap))
+               for p, h in tqdm(todo, desc="chunking", unit="paper", disable=not progress or len(todo) < 1000,
+                                leave=False)]
     total = sum(len(c) for _, _, c in planned)
     written = 0
     with tqdm(total=total, desc="embedding", unit="chunk", disable=not progress, leave=False) as bar:
