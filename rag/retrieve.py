@@ -145,6 +145,9 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings
         self._lock = threading.RLock()
+        self._reload_guard = threading.Lock()
+        self._reloader: threading.Thread | None = None
+        self._load_seq = self._applied_seq = 0
         self._load()
         self._checked = time.monotonic()
 
@@ -159,20 +162,29 @@ class Retriever:
     def _load(self) -> None:
         import Stemmer
 
+        with self._reload_guard:  # loads may overlap (a background reload and a forced one): newest wins
+            self._load_seq += 1
+            ticket = self._load_seq
         generation, count = self.store.generation(), self.store.count()
         path = self._snapshot_path()
         state = self._read_snapshot(path, generation, count)
-        self.loaded_from_snapshot = state is not None
+        state_from_snapshot = state is not None
         if state is None:
             state = self._build()
             # Only a quiet collection is worth saving (not one an ingest is writing to right now).
             if state["count"] == count == self.store.count() and self.store.generation() == generation:
                 self._write_snapshot(path, generation, state)
         logging.getLogger("bm25s").setLevel(logging.WARNING)  # unpickling imports bm25s, which sets DEBUG
-        for name in self._STATE:
-            setattr(self, name, state[name])
-        self.generation = generation
-        self.stemmer = Stemmer.Stemmer("english")
+        stemmer = Stemmer.Stemmer("english")
+        with self._lock:  # searches hold this lock: they see the old state or the new one, never a mix
+            if ticket < self._applied_seq:
+                return
+            self._applied_seq = ticket
+            for name in self._STATE:
+                setattr(self, name, state[name])
+            self.generation = generation
+            self.stemmer = stemmer
+            self.loaded_from_snapshot = state_from_snapshot
 
     def _snapshot_path(self) -> Path:
         # The collection's id changes when it is dropped and rebuilt, so a rebuild never reuses a snapshot.
@@ -242,17 +254,34 @@ class Retriever:
                 "chunk_text": chunk_text, "chunk_paper": chunk_paper, "papers": papers, "doc_freq": doc_freq,
                 "aliases": aliases, "bm25": bm25, "vocab": corpus_tokens.vocab}
 
-    def refresh_if_changed(self) -> None:
-        """Reload when an ingest changed the collection. Against a Chroma server this is checked at most every
-        `refresh_seconds` (each check is two round trips, too many for every search of a busy engine); an
-        embedded index is checked on every search (microseconds)."""
+    def refresh_if_changed(self, wait: bool = False) -> None:
+        """Reload when an ingest changed the collection.
+
+        Embedded index: checked on every search (microseconds) and reloaded at once. Chroma server: checked at
+        most every `refresh_seconds` (each check is two round trips), and reloaded in a background thread
+        while searches go on with the previous state, so a large collection (88 s to rebuild at 100k papers)
+        never stalls them. `wait=True` checks now and reloads before returning."""
+        server = self.store.backend == "server"
         now = time.monotonic()
-        if self.store.backend == "server" and now - self._checked < self.settings.refresh_seconds:
+        if server and not wait and now - self._checked < self.settings.refresh_seconds:
             return
-        with self._lock:
-            self._checked = now
-            if self.store.count() != self.count or self.store.generation() != self.generation:
-                self._load()
+        self._checked = now
+        if self.store.count() == self.count and self.store.generation() == self.generation:
+            return
+        if wait or not server:
+            self._load()
+            return
+        with self._reload_guard:
+            if self._reloader is None or not self._reloader.is_alive():
+                self._reloader = threading.Thread(target=self._background_load, name="rag-retriever-reload",
+                                                  daemon=True)
+                self._reloader.start()
+
+    def _background_load(self) -> None:
+        try:
+            self._load()
+        except Exception as e:  # the next check tries again; searches keep the previous state meanwhile
+            log.warning("reloading the retriever failed (%s: %s); keeping the previous state", type(e).__name__, e)
 
     # --- single rankings ----------------------------------------------------------------------------------
     def dense(self, text: str, n: int) -> dict[int, float]:

@@ -28,7 +28,7 @@ from gradio_client import Client
 from rag.chunking import chunk_paper
 from rag.corpus import load_corpus
 from rag.engine import Engine
-from rag.errors import IndexMissingError
+from rag.errors import IndexMissingError, StoreError
 from rag.ingest import ingest
 from rag.store import LOCK_NAME, Store
 from ui.app import API_NAME, launch
@@ -184,7 +184,9 @@ def test_server__queries_during_an_ingest_in_another_process_never_see_a_half_in
         chroma_server, two_files, tmp_path):
     src, expected, titles = two_files
     collection = f"concurrent_{os.getpid()}_{int(time.time())}"
-    settings = make_settings(tmp_path / "unused", chroma_url=chroma_server, collection=collection)
+    # refresh_seconds=0: look for a new state on every search (the guarantee is tested, not the throttle)
+    settings = make_settings(tmp_path / "unused", chroma_url=chroma_server, collection=collection,
+                             refresh_seconds=0)
     env = dict(os.environ, RAG_CHROMA_URL=chroma_server, RAG_COLLECTION=collection,
                RAG_MODEL_CACHE_DIR=str(MODELS), RAG_INDEX_DIR=str(tmp_path / "unused"))
     writer = subprocess.Popen([sys.executable, "-c", INGESTER, str(src)], cwd=ROOT, env=env,
@@ -219,7 +221,7 @@ def test_server__queries_during_an_ingest_in_another_process_never_see_a_half_in
                 assert not done, writer.stdout.read() if writer.stdout else ""
                 time.sleep(0.05)
                 continue
-            except ChromaError as e:  # see below
+            except (ChromaError, StoreError) as e:  # see below
                 store_errors.append(f"{type(e).__name__} while loading: {e}")
                 assert len(store_errors) < 50, store_errors[:3]
                 continue
@@ -242,7 +244,7 @@ def test_server__queries_during_an_ingest_in_another_process_never_see_a_half_in
                         searches += 1
                         check(hits, f"search {query!r}")
                     seen_counts.add(r.count)
-            except ChromaError as e:
+            except (ChromaError, StoreError) as e:
                 # Seen once in many runs under load: the server answers a query made while it is still
                 # building its vector segment with HTTP 500 "Error creating hnsw segment reader: Nothing
                 # found on disk". Counted and reported (it is a transient server error, not a wrong answer).
@@ -252,7 +254,7 @@ def test_server__queries_during_an_ingest_in_another_process_never_see_a_half_in
                 break
         assert writer.wait(10) == 0, writer.stdout.read() if writer.stdout else ""
         r = engine.retriever
-        r.refresh_if_changed()
+        r.refresh_if_changed(wait=True)
         total = sum(len(c) for c in expected.values())
         assert r.count == total
         assert {pid for pid, rec in r.papers.items() if rec.complete} == set(expected)

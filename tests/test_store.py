@@ -129,3 +129,26 @@ def test_retrieval_snapshot_is_reused_by_a_new_engine_and_never_when_stale(small
     assert rebuilt.search("protein folding", k=1)[0].title == P1
     assert rebuilt.retriever.loaded_from_snapshot is False
     rebuilt.close()
+
+
+def test_server_mode_reloads_in_the_background_while_searches_go_on(chroma_server, tmp_path):
+    src = tmp_path / "papers.jsonl"
+    write(src, OLD)
+    settings = make_settings(tmp_path / "cache", chroma_url=chroma_server, collection=f"bg_{tmp_path.name[-20:]}",
+                             refresh_seconds=0)
+    ingest(settings, [src], progress=False)
+    eng = Engine(settings, auto_ingest=False)
+    try:
+        r = eng.retriever
+        assert "greedy policy" in eng.search("graph colouring", k=1)[0].text
+        write(src, NEW)
+        ingest(settings, [src], progress=False, embedder=eng.embedder)
+        old_generation = r.generation
+        r.refresh_if_changed()  # sees the change, starts a reload and returns at once
+        reloader = r._reloader
+        assert reloader is not None and reloader.name == "rag-retriever-reload"
+        reloader.join(60)
+        assert r.generation == old_generation + 1
+        assert "cryo-electron" in eng.search("protein folding", k=1)[0].text
+    finally:
+        eng.close()
