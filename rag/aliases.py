@@ -26,9 +26,24 @@ def singular(tok: str) -> str:
     return tok
 
 
+_POSSESSIVE = re.compile(r"(?<=\w)['’]s\b")
+
+
 def tokens(text: str) -> list[str]:
     # Drop possessives ("ResMLP's") but not an opening quote before an s-word ("'SSVI'").
-    return [singular(t) for t in _TOKEN.findall(re.sub(r"(?<=\w)['’]s\b", "", text.lower()))]
+    plural = _PLURALS  # a vocabulary-sized cache: building the index tokenizes every abstract
+    out = []
+    for t in _TOKEN.findall(_POSSESSIVE.sub("", text.lower())):
+        w = plural.get(t)
+        if w is None:
+            w = singular(t)
+            if len(plural) < 500_000:  # bounded: a hostile corpus cannot grow it without limit
+                plural[t] = w
+        out.append(w)
+    return out
+
+
+_PLURALS: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -73,11 +88,17 @@ def _papers_using(phrases: Iterable[str], token_lists: list[list[str]]) -> Count
         toks = tuple(tokens(phrase))
         if toks:
             wanted[len(toks)].add(toks)
+    firsts = {g[0] for group in wanted.values() for g in group}
+    lengths = sorted(wanted)
     counts: Counter[tuple[str, ...]] = Counter()
     for toks in token_lists:
         seen: set[tuple[str, ...]] = set()
-        for n, group in wanted.items():
-            seen.update(g for g in (tuple(toks[i:i + n]) for i in range(len(toks) - n + 1)) if g in group)
+        for i, tok in enumerate(toks):
+            if tok in firsts:  # only positions where some wanted phrase can start
+                for n in lengths:
+                    g = tuple(toks[i:i + n])
+                    if g in wanted[n]:
+                        seen.add(g)
         counts.update(seen)
     return counts
 
