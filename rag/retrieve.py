@@ -189,7 +189,8 @@ class Retriever:
     def _snapshot_path(self) -> Path:
         # The collection's id changes when it is dropped and rebuilt, so a rebuild never reuses a snapshot.
         key = f"{SNAPSHOT_VERSION}|{self.store.backend}|{self.store.location}|{self.store.name}|{self.store.uid()}"
-        return self.settings.index_dir / "snapshots" / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.pkl"
+        digest = hashlib.sha1(key.encode()).hexdigest()[:16]
+        return self.settings.index_dir / "snapshots" / f"{self.store.name}-{digest}.pkl"
 
     def _read_snapshot(self, path: Path, generation: int, count: int) -> dict[str, Any] | None:
         try:
@@ -212,6 +213,9 @@ class Retriever:
                 pickle.dump({"version": SNAPSHOT_VERSION, "generation": generation, "state": state}, f,
                             protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, path)  # atomic: readers see the old file or the new one, never half of one
+            for old in path.parent.glob(f"{self.store.name}-*.pkl"):  # a rebuilt collection's old snapshot
+                if old != path:
+                    old.unlink(missing_ok=True)
         except OSError as e:  # a read-only index folder only costs the next process a rebuild
             log.info("could not save the retrieval snapshot %s: %s", path, e)
 
@@ -257,9 +261,9 @@ class Retriever:
     def refresh_if_changed(self, wait: bool = False) -> None:
         """Reload when an ingest changed the collection.
 
-        Embedded index: checked on every search (microseconds) and reloaded at once. Chroma server: checked at
+        Embedded index: checked on every search (under a millisecond) and reloaded at once. Chroma server: checked at
         most every `refresh_seconds` (each check is two round trips), and reloaded in a background thread
-        while searches go on with the previous state, so a large collection (88 s to rebuild at 100k papers)
+        while searches go on with the previous state, so a large collection (~80 s to rebuild at 100k papers)
         never stalls them. `wait=True` checks now and reloads before returning."""
         server = self.store.backend == "server"
         now = time.monotonic()

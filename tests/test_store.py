@@ -129,6 +129,8 @@ def test_retrieval_snapshot_is_reused_by_a_new_engine_and_never_when_stale(small
     assert rebuilt.search("protein folding", k=1)[0].title == P1
     assert rebuilt.retriever.loaded_from_snapshot is False
     rebuilt.close()
+    remaining = list((settings.index_dir / "snapshots").glob("*.pkl"))  # the old collection's one is gone
+    assert len(remaining) == 1 and remaining[0] != snapshots[0]
 
 
 def test_server_mode_reloads_in_the_background_while_searches_go_on(chroma_server, tmp_path):
