@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 _CITE = re.compile(r"\[(\d+(?:\s*[,–-]\s*\d+)*)\]")
 # "[Source 2]", "[source 1, 3]": what smaller models write instead of [n]
 _SOURCE_CITE = re.compile(r"\[(?:sources?|src|ref)\s*#?\s*(\d+(?:\s*[,–-]\s*(?:source\s*)?\d+)*)\]", re.I)
-TOPIC_K = 10
 
 
 @dataclass
@@ -78,8 +77,7 @@ def prepare(engine: Engine, question: str, history: Sequence[dict[str, Any]] | N
         if endpoint_down:
             llm_on = False  # the answer request would fail the same way: answer extractively at once
     standalone = condensed or resolve(q, hist, retriever.aliases)
-    result = retriever.search_with_plan(standalone, k or (TOPIC_K if _is_topic(standalone, retriever) else
-                                                          s.default_k))
+    result = retriever.search_with_plan(standalone, k or None)  # None: the plan decides (topic or not)
     plan, hits = result.plan, result.hits
     notice = notice or result.notice
     named = any(h.meta.get("named_as") for h in hits)
@@ -90,11 +88,6 @@ def prepare(engine: Engine, question: str, history: Sequence[dict[str, Any]] | N
         compared = hits[:2]
     return Prepared(q, standalone, plan, hits, abstain, llm_on, notice, compared)
 
-
-def _is_topic(q: str, retriever: Any) -> bool:
-    from .retrieve import plan_query
-
-    return plan_query(q, retriever.aliases).kind == "topic"
 
 
 # --- extractive ---------------------------------------------------------------------------------------------

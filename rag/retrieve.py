@@ -375,7 +375,8 @@ class Retriever:
     def search(self, query: str, k: int = 5) -> list[Hit]:
         return self.search_with_plan(query, k).hits
 
-    def search_with_plan(self, query: str, k: int = 5) -> SearchResult:
+    def search_with_plan(self, query: str, k: int | None = 5) -> SearchResult:
+        """Hits and the plan behind them. k=None: `topic_k` papers for a topic question, else `default_k`."""
         if not isinstance(query, str) or not query.strip():
             raise InputError("the query is empty; type some words, a title or a paper's name")
         notice = None
@@ -384,10 +385,12 @@ class Retriever:
             notice = (f"the query was {len(query)} characters; only the first "
                       f"{self.settings.max_query_chars} were used")
             query = query[: self.settings.max_query_chars]
-        k = max(1, int(k))
         self.refresh_if_changed()
         with self._lock:
             plan = plan_query(query, self.aliases)
+            if k is None:
+                k = self.settings.topic_k if plan.kind == "topic" else self.settings.default_k
+            k = max(1, int(k))
             if plan.kind == "topic":
                 hits = self._topic(plan, k)
             elif plan.kind == "comparative":

@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     refresh_seconds: float = Field(1.0, description="Server mode: how often (at most) a running engine checks "
                                    "whether an ingest changed the collection, and reloads if so.")
     default_k: int = Field(5, description="Papers returned by search/ask when k is not given.")
+    topic_k: int = Field(10, description="Papers an answer to a topic question (\"Which papers study X?\") may "
+                         "use when k is not given.")
     max_query_chars: int = Field(2000, description="Queries longer than this are truncated (with a notice).")
 
     # --- answering --------------------------------------------------------------------------------------
