@@ -11,6 +11,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 _PAREN = re.compile(r"\(([^()]{2,40})\)")
@@ -20,6 +21,7 @@ MAX_SHORT_NAME_WORDS = 8
 MAX_NAME_USERS = 3  # a name mentioned by more papers than this is a common term ("ConvNets"), not one paper
 
 
+@lru_cache(maxsize=500_000)  # vocabulary-sized: building the index tokenizes every abstract
 def singular(tok: str) -> str:
     if len(tok) > 3 and tok.endswith("s") and not tok.endswith("ss"):
         return tok[:-1]
@@ -31,19 +33,7 @@ _POSSESSIVE = re.compile(r"(?<=\w)['’]s\b")
 
 def tokens(text: str) -> list[str]:
     # Drop possessives ("ResMLP's") but not an opening quote before an s-word ("'SSVI'").
-    plural = _PLURALS  # a vocabulary-sized cache: building the index tokenizes every abstract
-    out = []
-    for t in _TOKEN.findall(_POSSESSIVE.sub("", text.lower())):
-        w = plural.get(t)
-        if w is None:
-            w = singular(t)
-            if len(plural) < 500_000:  # bounded: a hostile corpus cannot grow it without limit
-                plural[t] = w
-        out.append(w)
-    return out
-
-
-_PLURALS: dict[str, str] = {}
+    return [singular(t) for t in _TOKEN.findall(_POSSESSIVE.sub("", text.lower()))]
 
 
 @dataclass(frozen=True)
