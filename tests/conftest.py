@@ -51,6 +51,16 @@ def corpus_index(tmp_path_factory) -> Path:
     return index
 
 
+def engine_like(engine, **overrides):
+    """An Engine on the session corpus index with other settings (an LLM endpoint, a key, ...). It shares the
+    session engine's store, embedder and retriever: one index lock per process, no second load."""
+    from rag.engine import Engine
+
+    e = Engine(make_settings(engine.settings.index_dir, **overrides), embedder=engine.embedder, auto_ingest=False)
+    e._store, e._retriever = engine.store(), engine.retriever
+    return e
+
+
 @pytest.fixture(scope="session")
 def cli_index(corpus_index, tmp_path_factory) -> Path:
     """A copy of the corpus index for `rag` subprocesses: the session index is held open (and locked) by

@@ -14,9 +14,8 @@ import time
 
 import pytest
 
-from rag.engine import Engine
 from rag.types import Answer
-from tests.conftest import RAW, VENV_BIN, make_settings
+from tests.conftest import RAW, VENV_BIN, engine_like
 from tests.fake_openai import first_sentence, refused_url, sources_in
 
 RESMLP = "ResMLP: Feedforward networks for image classification with data-efficient training"
@@ -27,13 +26,9 @@ RETRIES = 1
 
 @pytest.fixture(scope="module")
 def llm_engine(engine, fake_server):
-    """An engine on the session corpus index with the fake endpoint configured (shares the session
-    engine's store, embedder and retriever so no second index is opened)."""
-    s = make_settings(engine.settings.index_dir, llm_base_url=fake_server.url, llm_model="fake-model",
-                      llm_timeout=TIMEOUT, llm_max_retries=RETRIES)
-    e = Engine(s, embedder=engine.embedder, auto_ingest=False)
-    e._store, e._retriever = engine.store(), engine.retriever
-    return e
+    """An engine on the session corpus index with the fake endpoint configured."""
+    return engine_like(engine, llm_base_url=fake_server.url, llm_model="fake-model", llm_timeout=TIMEOUT,
+                       llm_max_retries=RETRIES)
 
 
 @pytest.fixture

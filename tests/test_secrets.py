@@ -11,8 +11,7 @@ import subprocess
 
 import pytest
 
-from rag.engine import Engine
-from tests.conftest import RAW, VENV_BIN, make_settings
+from tests.conftest import RAW, VENV_BIN, engine_like
 
 KEY = "sk-PLANTED-secret-0123456789abcdefXYZ"
 PASSWORD = "hunter2-PLANTED-pw"
@@ -20,12 +19,8 @@ PASSWORD = "hunter2-PLANTED-pw"
 
 @pytest.fixture
 def keyed(engine, fake_llm):
-    s = make_settings(engine.settings.index_dir, openai_api_key=KEY, openai_base_url=fake_llm.url,
-                      llm_model="fake-model", llm_timeout=3.0, llm_max_retries=0, auth_user="me",
-                      auth_password=PASSWORD)
-    e = Engine(s, embedder=engine.embedder, auto_ingest=False)
-    e._store, e._retriever = engine.store(), engine.retriever  # share the session index (one lock per process)
-    return e
+    return engine_like(engine, openai_api_key=KEY, openai_base_url=fake_llm.url, llm_model="fake-model",
+                       llm_timeout=3.0, llm_max_retries=0, auth_user="me", auth_password=PASSWORD)
 
 
 def test_settings_never_show_the_key(keyed):
