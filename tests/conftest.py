@@ -51,6 +51,27 @@ def corpus_index(tmp_path_factory) -> Path:
     return index
 
 
+class HashEmbedder:
+    """Deterministic unit vectors that differ per text (no model load), under a model name of its own."""
+
+    dim, backend = 384, "fake"
+
+    def __init__(self, name: str = "fake-model"):
+        self.name = name
+
+    def embed(self, texts: list[str]):
+        import hashlib
+
+        import numpy as np
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            v = np.random.default_rng(int.from_bytes(hashlib.sha1(t.encode()).digest()[:8], "little")) \
+                .standard_normal(self.dim)
+            out[i] = v / np.linalg.norm(v)
+        return out
+
+
 def engine_like(engine, **overrides):
     """An Engine on the session corpus index with other settings (an LLM endpoint, a key, ...). It shares the
     session engine's store, embedder and retriever: one index lock per process, no second load."""

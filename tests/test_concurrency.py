@@ -19,12 +19,12 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 from chromadb.errors import ChromaError
-from conftest import MODELS, RAW, ROOT, free_port, make_settings
+from conftest import MODELS, RAW, ROOT, HashEmbedder, free_port, make_settings
 from gradio_client import Client
 
+from eval import metrics
 from rag.chunking import chunk_paper
 from rag.corpus import load_corpus
 from rag.engine import Engine
@@ -63,7 +63,7 @@ def record(key: str, numbers: dict) -> None:
 
 
 def percentile(values: list[float], q: float) -> float:
-    return round(float(np.percentile(values, q)), 3) if values else 0.0
+    return round(metrics.percentile(values, q) or 0.0, 3)
 
 
 def text_of(message: dict) -> str:
@@ -272,22 +272,6 @@ def test_server__queries_during_an_ingest_in_another_process_never_see_a_half_in
     assert len([c for c in seen_counts if 0 < c < total]) >= 3, sorted(seen_counts)
 
 
-class FakeEmbedder:
-    """Deterministic unit vectors that differ per text (no model load)."""
-
-    name, dim, backend = "fake-model", 384, "fake"
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        import hashlib
-
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i, t in enumerate(texts):
-            rng = np.random.default_rng(int.from_bytes(hashlib.sha1(t.encode()).digest()[:8], "little"))
-            v = rng.standard_normal(self.dim)
-            out[i] = v / np.linalg.norm(v)
-        return out
-
-
 def test_retriever__a_paper_missing_a_chunk_is_invisible_until_complete(tmp_path):
     """What a kill between two writes of one paper leaves behind: the paper is not found, even by exact title,
     and is not cited; once its last chunk is written it appears."""
@@ -297,7 +281,7 @@ def test_retriever__a_paper_missing_a_chunk_is_invisible_until_complete(tmp_path
     recs[1]["abstract"] = " ".join(f"Long sentence number {i} of the second paper on kernels." for i in range(60))
     src.write_text("\n".join(json.dumps(r) for r in recs) + "\n")
     settings = make_settings(tmp_path / "idx")
-    fake = FakeEmbedder()
+    fake = HashEmbedder()
     ingest(settings, [src], embedder=fake, progress=False)
     victim = load_corpus([src]).papers[1]
     chunks = chunk_paper(victim)

@@ -4,7 +4,6 @@ stats, the single-process lock and the `rag ingest` / `rag stats` commands."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -13,9 +12,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
 import pytest
-from conftest import MODELS, RAW, ROOT, make_settings
+from conftest import MODELS, RAW, ROOT, HashEmbedder, make_settings
 
 from rag.chunking import chunk_paper, embed_text
 from rag.corpus import load_corpus
@@ -32,21 +30,6 @@ ENTRIES_PER_FILE = {"000_aa4d3f6a74c89432.txt": 50, "001_73a58e01200afdf2.txt": 
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------
-class FakeEmbedder:
-    """Deterministic unit vectors that differ per text; a different model name from the real one."""
-
-    name = "other-model"
-    dim = 384
-    backend = "fake"
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i, t in enumerate(texts):
-            seed = int.from_bytes(hashlib.sha1(t.encode()).digest()[:8], "little")
-            v = np.random.default_rng(seed).standard_normal(self.dim)
-            out[i] = v / np.linalg.norm(v)
-        return out
-
 
 def source_name(path: Path) -> str:
     """How ingest names a source file: relative to the working directory when under it."""
@@ -255,12 +238,12 @@ def test_ingest__rebuild_starts_over(small):
 def test_ingest__other_embedding_model_is_refused_until_rebuild(small):
     settings, src, _ = small
     with pytest.raises(EmbeddingMismatchError) as err:
-        ingest(settings, [src], embedder=FakeEmbedder(), progress=False)
+        ingest(settings, [src], embedder=HashEmbedder("other-model"), progress=False)
     msg = str(err.value)
     assert "'all-MiniLM-L6-v2'" in msg and "'other-model'" in msg and "--rebuild" in msg
     assert "\n" not in msg
 
-    with Engine(settings, embedder=FakeEmbedder(), auto_ingest=False) as engine:
+    with Engine(settings, embedder=HashEmbedder("other-model"), auto_ingest=False) as engine:
         with pytest.raises(EmbeddingMismatchError):
             engine.stats()
 
@@ -268,7 +251,7 @@ def test_ingest__other_embedding_model_is_refused_until_rebuild(small):
         assert store.model_info() == ("all-MiniLM-L6-v2", 384)
         assert store.count() == 84
 
-    report = ingest(settings, [src], embedder=FakeEmbedder(), rebuild=True, progress=False)
+    report = ingest(settings, [src], embedder=HashEmbedder("other-model"), rebuild=True, progress=False)
     assert (report.new, report.chunks_written) == (28, 84)
     with Store(settings) as store:
         assert store.model_info() == ("other-model", 384)
