@@ -80,7 +80,7 @@ def prepare(engine: Engine, question: str, history: Sequence[dict[str, Any]] | N
     result = retriever.search_with_plan(standalone, k or None)  # None: the plan decides (topic or not)
     plan, hits = result.plan, result.hits
     notice = notice or result.notice
-    named = any(h.meta.get("named_as") for h in hits)
+    named = any(h.named_as for h in hits)
     evidence = retriever.evidence(plan.topic or standalone, hits) if hits else 0.0
     abstain = not hits or (not named and evidence < s.abstain_evidence)
     compared = [h for h in hits if h.side] if plan.kind == "comparative" else []
@@ -96,7 +96,7 @@ def abstention_text(p: Prepared) -> str:
     if p.sources:
         lines.append("\nThe closest papers (not evidence for an answer):")
         for h in p.sources[:3]:
-            lines.append(f"- {h.title} (similarity {h.meta.get('similarity', 0.0):.2f})")
+            lines.append(f"- {h.title} (similarity {h.similarity:.2f})")
     return "\n".join(lines)
 
 

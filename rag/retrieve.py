@@ -27,7 +27,7 @@ from .errors import InputError
 from .extractive import content_words
 from .settings import Settings
 from .store import Store
-from .types import Hit
+from .types import Hit, Paper, Source
 
 log = logging.getLogger(__name__)
 SNAPSHOT_VERSION = 1  # bump when the pickled retrieval state changes shape
@@ -346,9 +346,8 @@ class Retriever:
             bm = max((sparse.get(r, 0.0) for r in rec.chunk_rows), default=0.0)
             alias = boost.get(pid)
             hits.append(Hit(pid, rec.title, score + (alias[0] if alias else 0.0), self.chunk_text[row],
-                            meta={"similarity": round(sim, 4), "bm25": round(bm, 3),
-                                  "named_as": alias[1] if alias else None, "chunk_id": self.chunk_ids[row],
-                                  **paper_meta(rec.meta)}))
+                            similarity=round(sim, 4), bm25=round(bm, 3), named_as=alias[1] if alias else None,
+                            chunk_id=self.chunk_ids[row], paper=paper_of(rec)))
         hits.sort(key=lambda h: -h.score)
         return hits
 
@@ -368,7 +367,7 @@ class Retriever:
             rec = self.papers.get(h.paper_id)
             have = content_words(h.title + " " + (rec.abstract if rec else h.text))
             cov = sum(idf(w) for w in words & have) / total
-            best = max(best, h.meta.get("similarity", 0.0) + 0.5 * cov)
+            best = max(best, h.similarity + 0.5 * cov)
         return best
 
     # --- the public search ----------------------------------------------------------------------------------
@@ -406,16 +405,15 @@ class Retriever:
             return []
         # Relevance relative to the best paper: a topic's papers share its vocabulary (BM25) and its meaning
         # (dense); one absolute cut-off fails because similarity levels differ a lot between topics.
-        top_sim = max(h.meta["similarity"] for h in ranked)
-        top_bm = max(h.meta["bm25"] for h in ranked)
+        top_sim = max(h.similarity for h in ranked)
+        top_bm = max(h.bm25 for h in ranked)
         keep = []
         for h in ranked:
-            ratios = ([h.meta["similarity"] / top_sim] if top_sim > 0 else []) + \
-                ([h.meta["bm25"] / top_bm] if top_bm > 0 else [])
+            ratios = ([h.similarity / top_sim] if top_sim > 0 else []) + \
+                ([h.bm25 / top_bm] if top_bm > 0 else [])
             rel = sum(ratios) / len(ratios) if ratios else 0.0
-            h.meta["topic_relevance"] = round(rel, 4)
-            similar = top_sim == 0 or h.meta["similarity"] >= self.settings.topic_min_similarity
-            if h.meta["named_as"] or (rel >= self.settings.topic_min_relevance and similar):
+            similar = top_sim == 0 or h.similarity >= self.settings.topic_min_similarity
+            if h.named_as or (rel >= self.settings.topic_min_relevance and similar):
                 keep.append(h)
         return keep[:k]
 
@@ -454,15 +452,15 @@ class Retriever:
         return out[: max(k, len(side_best))]
 
 
-def paper_meta(meta: dict[str, Any]) -> dict[str, Any]:
-    """The paper's display metadata from a chunk's Chroma metadata."""
-    out: dict[str, Any] = {}
-    for key in ("date", "date_text", "upvotes", "n_authors", "url"):
-        if key in meta:
-            out[key] = meta[key]
+def paper_of(rec: PaperRecord) -> Paper:
+    """The paper's record from a chunk's Chroma metadata."""
+    meta = rec.meta
+    lists: dict[str, list[Any]] = {}
     for key in ("authors", "sources"):
         try:
-            out[key] = json.loads(meta.get(key, "[]"))
+            lists[key] = json.loads(meta.get(key, "[]"))
         except (TypeError, ValueError):
-            out[key] = []
-    return out
+            lists[key] = []
+    return Paper(rec.paper_id, rec.title, rec.abstract, authors=lists["authors"], n_authors=meta.get("n_authors"),
+                 date=meta.get("date"), date_text=meta.get("date_text"), upvotes=meta.get("upvotes"),
+                 url=meta.get("url"), sources=[Source(**s) for s in lists["sources"] if isinstance(s, dict)])

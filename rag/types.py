@@ -45,12 +45,19 @@ class Chunk:
 
 @dataclass
 class Hit:
+    """One paper found for a query. `text` is its best-matching passage; the typed fields below say why it
+    was found and are read by the answerer and the chat (they are not part of `to_dict()`)."""
+
     paper_id: str
     title: str
     score: float
     text: str
     side: str | None = None  # for comparisons: which side of the question this paper answers
-    meta: dict[str, Any] = field(default_factory=dict)
+    similarity: float = 0.0  # best cosine similarity of the paper's passages to the query
+    bm25: float = 0.0  # best BM25 score of the paper's passages
+    named_as: str | None = None  # the paper's own name as the query wrote it ("ResMLP"), if any
+    chunk_id: str | None = None  # the passage `text` comes from
+    paper: Paper | None = None  # the whole record: abstract, authors, date, url, sources
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"paper_id": self.paper_id, "title": self.title, "score": round(self.score, 4),
@@ -83,6 +90,10 @@ class Answer:
     notice: str | None = None  # e.g. "LLM endpoint failed (HTTP 500); showing the extractive answer"
     unsupported: list[str] = field(default_factory=list)  # sentences whose citation does not support them
     model: str | None = None
+    # Why the answer abstains or covers the question only in part, in words ("No abstract in the collection
+    # mentions AlphaFold."), and the focus terms of the question that no cited evidence contains.
+    reason: str | None = None
+    missing: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -96,4 +107,6 @@ class Answer:
             "notice": self.notice,
             "unsupported": list(self.unsupported),
             "model": self.model,
+            "reason": self.reason,
+            "missing": list(self.missing),
         }

@@ -208,7 +208,7 @@ def test_server__queries_during_an_ingest_in_another_process_never_see_a_half_in
             snapshot = {r.chunk_ids[i] for i in r.papers[h.paper_id].chunk_rows}
             if snapshot != set(want):
                 problems.append(f"{where}: {h.paper_id} has chunks {sorted(snapshot)}, expected {sorted(want)}")
-            if h.title != titles[h.paper_id] or h.text not in want.values() or h.meta["chunk_id"] not in want:
+            if h.title != titles[h.paper_id] or h.text not in want.values() or h.chunk_id not in want:
                 problems.append(f"{where}: hit text/title of {h.paper_id} is not that paper's")
 
     try:

@@ -90,8 +90,8 @@ def test_nickname_query_puts_named_papers_in_top_3(engine, query, expected):
 def test_gcnet_nickname_is_rank_1_and_named(engine):
     hits = engine.search("What is GCNet?", k=5)
     assert hits[0].title == GCNET
-    assert hits[0].meta["named_as"] == "GCNet"
-    assert all(h.meta["named_as"] is None for h in hits[1:])
+    assert hits[0].named_as == "GCNet"
+    assert all(h.named_as is None for h in hits[1:])
 
 
 @pytest.mark.parametrize("query, expected", [
@@ -109,14 +109,14 @@ def test_gcnet_nickname_is_rank_1_and_named(engine):
 def test_nickname_tolerates_case_punctuation_and_plural(engine, query, expected):
     hits = engine.search(query, k=5)
     assert hits[0].title == expected, f"{query!r} → {titles_of(hits)[:3]}"
-    assert hits[0].meta["named_as"] is not None, f"{query!r} was not recognised as a name"
+    assert hits[0].named_as is not None, f"{query!r} was not recognised as a name"
 
 
 @pytest.mark.parametrize("query, expected", [("'SSVI'", SSVI), ("What does 'Scaling MLPs' conclude?", SCALING_MLPS)])
 def test_single_quoted_name_starting_with_s_is_recognised(engine, query, expected):
     hits = engine.search(query, k=5)
     assert hits[0].title == expected
-    assert hits[0].meta["named_as"] is not None
+    assert hits[0].named_as is not None
 
 
 # --- comparisons ------------------------------------------------------------------------------------------

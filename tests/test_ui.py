@@ -13,7 +13,7 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 from typer.testing import CliRunner
 
-from rag import Answer, Citation, Hit
+from rag import Answer, Citation, Hit, Paper
 from rag.errors import ConfigError
 from ui.app import API_NAME, auth_pair, launch, warn_if_exposed
 from ui.render import model_badge, sources_html
@@ -185,9 +185,9 @@ def test_app__two_named_endpoints_and_a_queue_that_answers_several_at_once(app, 
 
 # --- pieces ----------------------------------------------------------------------------------------------------
 def test_sources_html__card_per_citation_with_metadata_and_uncited_folded():
-    hit = Hit("p1", "A & B: Title?", 1.0377, "passage", side="A",
-              meta={"similarity": 0.61, "date_text": "Aug 9, 2021", "upvotes": 12, "n_authors": 5,
-                    "authors": ["Ann One", "Bo Two", "Cy Three", "Di Four"], "url": "https://arxiv.org/abs/1"})
+    paper = Paper("p1", "A & B: Title?", "passage", date_text="Aug 9, 2021", upvotes=12, n_authors=5,
+                  authors=["Ann One", "Bo Two", "Cy Three", "Di Four"], url="https://arxiv.org/abs/1")
+    hit = Hit("p1", "A & B: Title?", 1.0377, "passage", side="A", similarity=0.61, paper=paper)
     other = Hit("p2", "Uncited <paper>", 0.015, "x")
     ans = Answer("q", "text [1]", [Citation(1, "p1", "A & B: Title?", "We <b>show</b> it.")], [hit, other], False,
                  "extractive")

@@ -44,33 +44,32 @@ def header_html(n_papers: int | None, index_problem: str | None) -> str:
 def _meta_line(hit: Hit | None) -> str:
     if hit is None:
         return ""
-    m = hit.meta or {}
+    paper = hit.paper
     parts: list[str] = []
-    when = m.get("date_text") or m.get("date")
+    when = paper and (paper.date_text or paper.date)
     if when:
         parts.append(esc(when))
-    authors = [a for a in m.get("authors") or [] if a]
-    n_auth = m.get("n_authors")
+    authors = [a for a in (paper.authors if paper else []) if a]
+    n_auth = paper.n_authors if paper else None
     if authors:
         shown = ", ".join(authors[:3]) + (" et al." if len(authors) > 3 or (n_auth or 0) > 3 else "")
         parts.append(esc(shown))
     elif n_auth:
         parts.append(f"{n_auth} author{'s' if n_auth != 1 else ''}")
-    if m.get("upvotes") is not None:
-        parts.append(f"▲ {int(m['upvotes'])} upvote{'s' if m['upvotes'] != 1 else ''}")
+    if paper and paper.upvotes is not None:
+        parts.append(f"▲ {int(paper.upvotes)} upvote{'s' if paper.upvotes != 1 else ''}")
     parts.append(f"score {hit.score:.3f}")
-    if m.get("similarity") is not None:
-        parts.append(f"similarity {float(m['similarity']):.2f}")
+    parts.append(f"similarity {hit.similarity:.2f}")
     tags = ""
-    if m.get("named_as"):
-        tags += f'<span class="src-tag">named: {esc(m["named_as"])}</span>'
+    if hit.named_as:
+        tags += f'<span class="src-tag">named: {esc(hit.named_as)}</span>'
     elif hit.side:
         tags += f'<span class="src-tag">side: {esc(hit.side)}</span>'
     return f'<div class="src-meta">{" · ".join(parts)}{tags}</div>'
 
 
 def _title(hit: Hit | None, title: str) -> str:
-    url = (hit.meta or {}).get("url") if hit else None
+    url = hit.paper.url if hit and hit.paper else None
     if url and re.match(r"https?://", str(url)):
         return f'<a href="{html.escape(str(url))}" target="_blank" rel="noopener">{esc(title)}</a>'
     return esc(title)
