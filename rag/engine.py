@@ -3,7 +3,6 @@ retriever, builds the index on first use when it is missing, and exposes ingest/
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections import Counter
@@ -52,7 +51,7 @@ class Engine:
             if self._store is None:
                 try:
                     self._store = Store(self.settings)
-                    self._store.collection()
+                    self._store.open()
                 except IndexMissingError:
                     if self._store is not None:
                         self._store.close()
@@ -62,7 +61,7 @@ class Engine:
                     log.warning("no index yet: building it from %s", self.settings.data_dir)
                     self.ingest(progress=False)
                     self._store = Store(self.settings)
-                    self._store.collection()
+                    self._store.open()
                 self._store.check_model(self.embedder.name, self.embedder.dim)
             return self._store
 
@@ -108,26 +107,18 @@ class Engine:
         with self._lock:
             report = ingest(self.settings, [Path(p) for p in paths] if paths else None, rebuild=rebuild,
                             prune=prune, embedder=self.embedder, progress=progress, on_warning=on_warning)
-            if rebuild and self._store is not None:
-                self._store._collection = None
+            if self._store is not None:  # reopened on next use: a rebuild made a new collection
+                self._store.close()
+                self._store = None
             self._retriever = None  # rebuilt from the new collection on next use
             return report
 
     def stats(self) -> dict[str, Any]:
         store = self.store()
-        chunks = store.all_chunks(include_text=False)
-        papers = {c.meta.get("paper_id") for c in chunks}
-        files: Counter[str] = Counter()
-        seen: set[str] = set()
-        for c in chunks:
-            pid = c.meta.get("paper_id", "")
-            if pid in seen:
-                continue
-            seen.add(pid)
-            for s in json.loads(c.meta.get("sources", "[]")):
-                files[s["file"]] += 1
+        papers = store.papers()
+        files = Counter(s.file for p in papers.values() for s in p.sources)
         model, dim = store.model_info()
-        return {"papers": len(papers), "chunks": len(chunks), "sources": len(files),
+        return {"papers": len(papers), "chunks": store.count(), "sources": len(files),
                 "source_files": dict(sorted(files.items())), "embedding_model": model, "embedding_dim": dim,
                 "embedder_backend": self.embedder.backend, "index": store.location, "backend": store.backend,
                 "collection": store.name}

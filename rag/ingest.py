@@ -18,8 +18,8 @@ from .corpus import load_corpus
 from .embeddings import Embedder, get_embedder
 from .errors import NoDataError
 from .settings import Settings
-from .store import Store, StoredChunk, encode_meta
-from .types import Chunk, Paper
+from .store import Store, StoredChunk
+from .types import Paper
 
 log = logging.getLogger(__name__)
 
@@ -43,27 +43,13 @@ class IngestReport:
         return asdict(self)
 
 
-def chunk_metadata(paper: Paper, chunk: Chunk, n_chunks: int, h: str) -> dict[str, Any]:
-    meta: dict[str, Any] = {"paper_id": paper.paper_id, "title": paper.title, "ordinal": chunk.ordinal,
-                            "n_chunks": n_chunks, "hash": h, "authors": encode_meta(paper.authors),
-                            "sources": encode_meta([asdict(s) for s in paper.sources])}
-    if chunk.ordinal == 0:  # the whole abstract, once per paper: answers quote whole sentences from it
-        meta["abstract"] = paper.abstract
-    for key in ("n_authors", "date", "date_text", "upvotes", "url"):
-        value = getattr(paper, key)
-        if value is not None:
-            meta[key] = value
-    return meta
-
-
 def paper_states(chunks: Sequence[StoredChunk]) -> dict[str, tuple[set[str], int, set[int]]]:
     """paper_id → (hashes seen, n_chunks claimed, ordinals present)."""
     states: dict[str, tuple[set[str], int, set[int]]] = {}
     for c in chunks:
-        pid = c.meta.get("paper_id", "")
-        hashes, n, ords = states.setdefault(pid, (set(), int(c.meta.get("n_chunks", 0)), set()))
-        hashes.add(str(c.meta.get("hash")))
-        ords.add(int(c.meta.get("ordinal", -1)))
+        hashes, _, ords = states.setdefault(c.paper_id, (set(), c.n_chunks, set()))
+        hashes.add(c.content_hash)
+        ords.add(c.ordinal)
     return states
 
 
@@ -85,9 +71,9 @@ def ingest(settings: Settings, paths: Sequence[Path] | None = None, rebuild: boo
     with Store(settings, create=True) as store:
         if rebuild:
             store.drop()
-        store.collection(create_for=(embedder.name, embedder.dim))
+        store.open(create_for=(embedder.name, embedder.dim))
         store.check_model(embedder.name, embedder.dim)
-        existing = paper_states(store.all_chunks(include_text=False))
+        existing = paper_states(store.chunks(text=False))
 
         todo: list[tuple[Paper, str]] = []
         for paper in parsed.papers:
@@ -131,12 +117,7 @@ def _write(store: Store, embedder: Embedder, todo: list[tuple[Paper, str]], sett
         for start in range(0, len(planned), PAPERS_PER_BATCH):
             batch = planned[start:start + PAPERS_PER_BATCH]
             chunks = [c for _, _, cs in batch for c in cs]
-            vectors = embedder.embed([c.embed_text for c in chunks])
-            metas = [chunk_metadata(p, c, len(cs), h) for p, h, cs in batch for c in cs]
-            # Delete-then-write per batch: a kill in between leaves these papers absent or incomplete,
-            # which the next run detects (hash/ordinal check) and repairs.
-            store.delete_papers([p.paper_id for p, _, _ in batch])
-            store.add([c.chunk_id for c in chunks], vectors, [c.text for c in chunks], metas)
+            store.replace_papers(batch, embedder.embed([c.embed_text for c in chunks]))
             written += len(chunks)
             bar.update(len(chunks))
     return written

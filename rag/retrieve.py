@@ -6,7 +6,6 @@ the results; topic questions ("Which papers study X?") return every paper above 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
 import os
@@ -27,7 +26,7 @@ from .errors import InputError
 from .extractive import content_words
 from .settings import Settings
 from .store import Store
-from .types import Hit, Paper, Source
+from .types import Hit
 
 log = logging.getLogger(__name__)
 SNAPSHOT_VERSION = 1  # bump when the pickled retrieval state changes shape
@@ -225,31 +224,28 @@ class Retriever:
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG on import
 
-        chunks = self.store.all_chunks()
+        chunks, stored_papers = self.store.contents()
         chunk_ids = [c.chunk_id for c in chunks]
         chunk_text = [c.text for c in chunks]
-        chunk_paper = [str(c.meta.get("paper_id", "")) for c in chunks]
+        chunk_paper = [c.paper_id for c in chunks]
         papers: dict[str, PaperRecord] = {}
         for i, c in enumerate(chunks):
-            pid = chunk_paper[i]
-            rec = papers.get(pid)
+            rec = papers.get(c.paper_id)
             if rec is None:
-                rec = papers[pid] = PaperRecord(pid, str(c.meta.get("title", "")), "", c.meta, [], False)
+                rec = papers[c.paper_id] = PaperRecord(c.paper_id, "", "", {}, [], False)
             rec.chunk_rows.append(i)
-            if c.meta.get("ordinal") == 0:
-                rec.meta = c.meta
-                rec.abstract = str(c.meta.get("abstract") or "")
-        for rec in papers.values():
-            rec.chunk_rows.sort(key=lambda r: int(chunks[r].meta.get("ordinal", 0)))
+        for pid, rec in papers.items():
+            rec.chunk_rows.sort(key=lambda r: chunks[r].ordinal)
+            paper = stored_papers.get(pid)
             # A paper is visible only when all its chunks are: a query never sees a half-indexed paper.
-            rec.complete = len(rec.chunk_rows) == int(rec.meta.get("n_chunks", -1))
-            if not rec.abstract:
-                rec.abstract = " ".join(chunk_text[r] for r in rec.chunk_rows)
+            rec.complete = paper is not None and len(rec.chunk_rows) == chunks[rec.chunk_rows[0]].n_chunks
+            if paper is not None:
+                rec.title, rec.abstract, rec.meta = paper.title, paper.abstract, {"paper": paper}
         doc_freq: Counter[str] = Counter()
         for rec in papers.values():
             doc_freq.update(content_words(rec.title + " " + rec.abstract))
         aliases = AliasIndex.build((p.paper_id, p.title, p.abstract) for p in papers.values() if p.complete)
-        corpus_tokens = bm25s.tokenize([f"{c.meta.get('title', '')} {c.text}" for c in chunks],
+        corpus_tokens = bm25s.tokenize([f"{papers[c.paper_id].title} {c.text}" for c in chunks],
                                        stopwords="en", stemmer=Stemmer.Stemmer("english"), show_progress=False)
         bm25 = bm25s.BM25()
         if chunks:
@@ -347,7 +343,7 @@ class Retriever:
             alias = boost.get(pid)
             hits.append(Hit(pid, rec.title, score + (alias[0] if alias else 0.0), self.chunk_text[row],
                             similarity=round(sim, 4), bm25=round(bm, 3), named_as=alias[1] if alias else None,
-                            chunk_id=self.chunk_ids[row], paper=paper_of(rec)))
+                            chunk_id=self.chunk_ids[row], paper=rec.meta["paper"]))
         hits.sort(key=lambda h: -h.score)
         return hits
 
@@ -450,17 +446,3 @@ class Retriever:
                 out.append(h)
                 have.add(h.paper_id)
         return out[: max(k, len(side_best))]
-
-
-def paper_of(rec: PaperRecord) -> Paper:
-    """The paper's record from a chunk's Chroma metadata."""
-    meta = rec.meta
-    lists: dict[str, list[Any]] = {}
-    for key in ("authors", "sources"):
-        try:
-            lists[key] = json.loads(meta.get(key, "[]"))
-        except (TypeError, ValueError):
-            lists[key] = []
-    return Paper(rec.paper_id, rec.title, rec.abstract, authors=lists["authors"], n_authors=meta.get("n_authors"),
-                 date=meta.get("date"), date_text=meta.get("date_text"), upvotes=meta.get("upvotes"),
-                 url=meta.get("url"), sources=[Source(**s) for s in lists["sources"] if isinstance(s, dict)])

@@ -10,7 +10,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
@@ -19,18 +19,25 @@ import numpy as np
 
 from .errors import EmbeddingMismatchError, IndexLockedError, IndexMissingError, StoreError
 from .settings import Settings
+from .types import Chunk, Paper, Source
 
 BATCH = 256  # Chroma's efficient add range is 50–250 (MACHINE.md); well under get_max_batch_size()
+READ_PAGE = 5000  # chunks per get() when reading the whole collection
 LOCK_NAME = ".rag.lock"
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(frozen=True)
 class StoredChunk:
+    """One stored passage as the rest of the pipeline sees it (the Chroma metadata layout stays in here)."""
+
     chunk_id: str
-    text: str
-    meta: dict[str, Any]
+    paper_id: str
+    ordinal: int
+    n_chunks: int  # how many chunks the paper has: a paper is complete when all of them are stored
+    content_hash: str  # of everything indexed for the paper; a changed hash means re-embed it
+    text: str = ""
 
 
 # Locks held by this process, by index path: several Store objects in one process share one lock.
@@ -125,10 +132,11 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def collection(self, create_for: tuple[str, int] | None = None):  # type: ignore[no-untyped-def]
-        """The collection; with `create_for=(model, dim)` create it if missing, else it must exist."""
+    def open(self, create_for: tuple[str, int] | None = None) -> None:
+        """Open the collection; with `create_for=(model, dim)` create it if missing, else it must exist
+        (IndexMissingError names the command that builds it)."""
         if self._collection is not None:
-            return self._collection
+            return
         try:
             col = self.client.get_collection(self.name, embedding_function=None)
         except Exception:
@@ -136,14 +144,21 @@ class Store:
                 raise IndexMissingError(f"the index at {self.location} has no collection {self.name!r}; "
                                         "build it with `rag ingest`") from None
             model, dim = create_for
-            col = self.client.create_collection(
-                self.name, embedding_function=None,
-                metadata={"hnsw:space": "cosine", "embed_model": model, "embed_dim": dim})
+            try:
+                col = self.client.create_collection(
+                    self.name, embedding_function=None,
+                    metadata={"hnsw:space": "cosine", "embed_model": model, "embed_dim": dim})
+            except Exception as e:
+                raise StoreError(f"could not create the collection {self.name!r} at {self.location} "
+                                 f"({_one_line(e)})") from None
         self._collection = col
-        return col
+
+    def _col(self):  # type: ignore[no-untyped-def]
+        self.open()
+        return self._collection
 
     def model_info(self) -> tuple[str | None, int | None]:
-        meta = self.collection().metadata or {}
+        meta = self._call("read", lambda: self._col().metadata) or {}
         return meta.get("embed_model"), meta.get("embed_dim")
 
     def check_model(self, name: str, dim: int) -> None:
@@ -163,7 +178,7 @@ class Store:
 
     def uid(self) -> str:
         """The collection's id: new whenever the collection is dropped and created again."""
-        return str(self._call("read", lambda: self.collection().id))
+        return str(self._call("read", lambda: self._col().id))
 
     def generation(self) -> int:
         """A number every ingest that changes the collection increases: readers reload when it moves, even
@@ -172,16 +187,19 @@ class Store:
         return int((meta or {}).get("generation", 0))
 
     def bump_generation(self) -> None:
-        col = self.collection()
-        fresh = self.client.get_collection(self.name, embedding_function=None).metadata or {}
-        # hnsw:* keys cannot be passed to modify (the distance is fixed at creation and kept).
-        meta = {k: v for k, v in fresh.items() if not k.startswith("hnsw:")}
-        meta["generation"] = int(meta.get("generation", 0)) + 1
-        col.modify(metadata=meta)
+        def bump() -> None:
+            fresh = self.client.get_collection(self.name, embedding_function=None).metadata or {}
+            # hnsw:* keys cannot be passed to modify (the distance is fixed at creation and kept).
+            meta = {k: v for k, v in fresh.items() if not k.startswith("hnsw:")}
+            meta["generation"] = int(meta.get("generation", 0)) + 1
+            self._col().modify(metadata=meta)
+
+        self._call("write", bump)
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
-        """Run a Chroma read; on failure reopen the collection and try once more, then raise StoreError
-        (a rebuilt or moved index, a server that went away) instead of Chroma's own exception."""
+        """Every Chroma call goes through here: on failure reopen the collection and try once more (all our
+        calls are reads or idempotent writes), then raise StoreError (a rebuilt or moved index, a server that
+        went away) instead of Chroma's own exception."""
         try:
             return fn()
         except Exception as first:
@@ -192,62 +210,135 @@ class Store:
             except IndexMissingError:
                 raise
             except Exception as e:
-                reason = " ".join(str(e).split())[:160] or type(e).__name__
-                raise StoreError(f"could not {what} the index at {self.location} ({reason}); if another process "
+                raise StoreError(f"could not {what} the index at {self.location} ({_one_line(e)}); if another process "
                                  "rebuilt it, run the command again, else rebuild it with `rag ingest --rebuild`"
                                  ) from None
 
     # --- reads ----------------------------------------------------------------------------------------
     def count(self) -> int:
-        return self._call("read", lambda: self.collection().count())
+        return self._call("read", lambda: self._col().count())
 
-    def all_chunks(self, include_text: bool = True) -> list[StoredChunk]:
-        col = self.collection()
-        out: list[StoredChunk] = []
-        total = col.count()
-        include = ["metadatas", "documents"] if include_text else ["metadatas"]
-        for offset in range(0, total, 5000):
-            got = col.get(include=include, limit=5000, offset=offset)
-            docs = got.get("documents") or [""] * len(got["ids"])
-            for cid, doc, meta in zip(got["ids"], docs, got["metadatas"], strict=False):
-                out.append(StoredChunk(cid, doc or "", dict(meta or {})))
-        return out
+    def _pages(self, include: list[str], where: dict | None = None) -> list[tuple[str, str, dict[str, Any]]]:
+        """(id, document, metadata) of every stored chunk (matching `where`), read in pages."""
+        out: list[tuple[str, str, dict[str, Any]]] = []
+        offset = 0
+        while True:
+            got = self._call("read", lambda o=offset: self._col().get(
+                include=include, limit=READ_PAGE, offset=o, where=where))
+            ids = got["ids"]
+            docs = got.get("documents") or [""] * len(ids)
+            out.extend((cid, doc or "", dict(meta or {})) for cid, doc, meta in zip(ids, docs, got["metadatas"],
+                                                                                    strict=False))
+            if len(ids) < READ_PAGE:
+                return out
+            offset += READ_PAGE
 
-    def query(self, vector: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, float]]:
+    def chunks(self, text: bool = True) -> list[StoredChunk]:
+        """Every stored chunk (without its passage when `text` is False: cheaper, for change detection)."""
+        rows = self._pages(["metadatas", "documents"] if text else ["metadatas"])
+        return [_chunk(cid, doc, meta) for cid, doc, meta in rows]
+
+    def papers(self) -> dict[str, Paper]:
+        """paper_id → the paper's record, read from its first chunk (which carries the paper's metadata)."""
+        return {p.paper_id: p for _, _, meta in self._pages(["metadatas"], where={"ordinal": 0})
+                if (p := _paper(meta)) is not None}
+
+    def contents(self) -> tuple[list[StoredChunk], dict[str, Paper]]:
+        """Chunks and papers in one pass over the collection (what the retrieval state is built from)."""
+        chunks: list[StoredChunk] = []
+        papers: dict[str, Paper] = {}
+        for cid, doc, meta in self._pages(["metadatas", "documents"]):
+            c = _chunk(cid, doc, meta)
+            chunks.append(c)
+            if c.ordinal == 0 and (p := _paper(meta)) is not None:
+                papers[p.paper_id] = p
+        return chunks, papers
+
+    def query(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
         """(chunk_id, cosine similarity) best first."""
         if n <= 0:  # callers pass at most the collection's size: no count() round trip per query
             return []
-
-        def run() -> Any:
-            return self.collection().query(query_embeddings=[vector.tolist()], n_results=n, include=["distances"],
-                                           where=where)
-
-        res = self._call("search", run)
+        res = self._call("search", lambda: self._col().query(query_embeddings=[vector.tolist()], n_results=n,
+                                                                   include=["distances"]))
         return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0], strict=False)]
 
-    def embeddings_for(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         if not ids:
             return {}
-        got = self.collection().get(ids=list(ids), include=["embeddings"])
-        return {cid: np.asarray(e, dtype=np.float32) for cid, e in zip(got["ids"], got["embeddings"],
-                                                                      strict=False)}
+        got = self._call("read", lambda: self._col().get(ids=list(ids), include=["embeddings"]))
+        return {cid: np.asarray(e, dtype=np.float32) for cid, e in zip(got["ids"], got["embeddings"], strict=False)}
 
     # --- writes ---------------------------------------------------------------------------------------
     def delete_papers(self, paper_ids: Iterable[str]) -> None:
         ids = list(paper_ids)
-        col = self.collection()
         for start in range(0, len(ids), 200):
-            col.delete(where={"paper_id": {"$in": ids[start:start + 200]}})
+            part = ids[start:start + 200]
+            self._call("write", lambda p=part: self._col().delete(where={"paper_id": {"$in": p}}))
 
-    def add(self, ids: list[str], vectors: np.ndarray, documents: list[str],
-            metadatas: list[dict[str, Any]]) -> None:
-        col = self.collection()
+    def delete_chunks(self, chunk_ids: Sequence[str]) -> None:
+        if chunk_ids:
+            self._call("write", lambda: self._col().delete(ids=list(chunk_ids)))
+
+    def replace_papers(self, items: Sequence[tuple[Paper, str, Sequence[Chunk]]], vectors: np.ndarray) -> None:
+        """Write papers' chunks (paper, content hash, its chunks in order; `vectors` row per chunk, same order),
+        deleting whatever was stored for those papers first. A kill in between leaves these papers absent or
+        incomplete, which the next ingest detects (hash/ordinal check) and repairs."""
+        ids: list[str] = []
+        docs: list[str] = []
+        metas: list[dict[str, Any]] = []
+        for paper, h, chunks in items:
+            for c in chunks:
+                ids.append(c.chunk_id)
+                docs.append(c.text)
+                metas.append(_chunk_meta(paper, c.ordinal, len(chunks), h))
+        if len(ids) != len(vectors):
+            raise ValueError(f"{len(ids)} chunks but {len(vectors)} vectors")
+        self.delete_papers([p.paper_id for p, _, _ in items])
         for start in range(0, len(ids), BATCH):
             sl = slice(start, start + BATCH)
-            col.upsert(ids=ids[sl], embeddings=vectors[sl].tolist(), documents=documents[sl],
-                       metadatas=metadatas[sl])
+            self._call("write", lambda sl=sl: self._col().upsert(
+                ids=ids[sl], embeddings=vectors[sl].tolist(), documents=docs[sl], metadatas=metas[sl]))
 
 
-def encode_meta(value: Any) -> str:
-    """Chroma metadata holds scalars only; lists and records are stored as JSON text."""
-    return json.dumps(value, ensure_ascii=False)
+# --- the metadata layout --------------------------------------------------------------------------------------
+# Every chunk: paper_id, ordinal, n_chunks, hash. The first chunk (ordinal 0) also carries the paper's record
+# (title, abstract, authors, dates, url, sources), so the collection alone can rebuild everything derived from
+# it. Chroma metadata holds scalars only: lists and records are stored as JSON text.
+_PAPER_SCALARS = ("n_authors", "date", "date_text", "upvotes", "url")
+
+
+def _chunk_meta(paper: Paper, ordinal: int, n_chunks: int, h: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {"paper_id": paper.paper_id, "ordinal": ordinal, "n_chunks": n_chunks, "hash": h}
+    if ordinal == 0:
+        meta.update(title=paper.title, abstract=paper.abstract, authors=json.dumps(paper.authors, ensure_ascii=False),
+                    sources=json.dumps([asdict(s) for s in paper.sources], ensure_ascii=False))
+        meta.update({k: v for k in _PAPER_SCALARS if (v := getattr(paper, k)) is not None})
+    return meta
+
+
+def _chunk(cid: str, doc: str, meta: dict[str, Any]) -> StoredChunk:
+    return StoredChunk(cid, str(meta.get("paper_id", "")), int(meta.get("ordinal", -1)),
+                       int(meta.get("n_chunks", -1)), str(meta.get("hash", "")), doc)
+
+
+def _json_list(value: Any) -> list[Any]:
+    try:
+        out = json.loads(value) if isinstance(value, str) else []
+    except ValueError:
+        return []
+    return out if isinstance(out, list) else []
+
+
+def _paper(meta: dict[str, Any]) -> Paper | None:
+    pid, title = meta.get("paper_id"), meta.get("title")
+    if not pid or not isinstance(title, str):
+        return None
+    sources = [Source(**s) for s in _json_list(meta.get("sources"))
+               if isinstance(s, dict) and set(s) == {"file", "line", "position"}]
+    return Paper(str(pid), title, str(meta.get("abstract") or ""),
+                 authors=[str(a) for a in _json_list(meta.get("authors"))], sources=sources,
+                 **{k: meta[k] for k in _PAPER_SCALARS if k in meta})
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split())[:160] or type(e).__name__

@@ -21,7 +21,8 @@ import pytest
 from conftest import MODELS, RAW, ROOT, make_settings
 
 from rag.ingest import ingest
-from rag.store import Store
+from rag.store import Store, StoredChunk
+from rag.types import Paper
 
 FILES = ("000_aa4d3f6a74c89432.txt", "004_20bd394549e6b690.txt")  # 95 papers, 268 chunks, 3 write batches
 PROGRESS = re.compile(rb"(\d+)/(\d+) \[")
@@ -32,10 +33,12 @@ import json, sys
 from pathlib import Path
 from rag.errors import IndexMissingError
 from rag.settings import Settings
-from rag.store import Store
+from rag.store import Store, StoredChunk
+from rag.types import Paper
 try:
     with Store(Settings(index_dir=Path(sys.argv[1]))) as store:
-        found = {c.chunk_id: c.meta for c in store.all_chunks(include_text=False)}
+        found = {c.chunk_id: {"paper_id": c.paper_id, "ordinal": c.ordinal, "n_chunks": c.n_chunks,
+                              "hash": c.content_hash} for c in store.chunks(text=False)}
 except IndexMissingError:
     found = None
 print(json.dumps(found))
@@ -47,6 +50,7 @@ class Reference:
     src: Path
     chunks: dict[str, tuple[str, dict]]  # id → (document, metadata)
     vectors: dict[str, np.ndarray]
+    papers: dict[str, Paper]
 
     def paper_chunks(self) -> dict[str, set[str]]:
         out: dict[str, set[str]] = {}
@@ -114,9 +118,14 @@ def reference(tmp_path_factory) -> Reference:
     report = ingest(settings, [src], progress=False)
     assert (report.papers, report.chunks_written) == (95, 268)
     with Store(settings) as store:
-        chunks = store.all_chunks()
-        vectors = store.embeddings_for([c.chunk_id for c in chunks])
-    return Reference(src, {c.chunk_id: (c.text, c.meta) for c in chunks}, vectors)
+        chunks = store.chunks()
+        vectors = store.vectors([c.chunk_id for c in chunks])
+        papers = store.papers()
+    return Reference(src, {c.chunk_id: (c.text, meta_of(c)) for c in chunks}, vectors, papers)
+
+
+def meta_of(c: StoredChunk) -> dict:
+    return {"paper_id": c.paper_id, "ordinal": c.ordinal, "n_chunks": c.n_chunks, "hash": c.content_hash}
 
 
 def intact_papers(found: dict[str, dict] | None, ref: Reference) -> set[str]:
@@ -143,15 +152,16 @@ def finish_and_check(index: Path, ref: Reference) -> None:
 
     with Store(make_settings(index)) as store:
         assert store.count() == len(ref.chunks)
-        chunks = store.all_chunks()
+        chunks = store.chunks()
         ids = [c.chunk_id for c in chunks]
         assert len(ids) == len(set(ids))
         assert sorted(ids) == sorted(ref.chunks)
-        assert {c.chunk_id: (c.text, c.meta) for c in chunks} == ref.chunks
-        per_paper = Counter(c.meta["paper_id"] for c in chunks)
-        assert all(c.meta["n_chunks"] == per_paper[c.meta["paper_id"]] for c in chunks)
+        assert {c.chunk_id: (c.text, meta_of(c)) for c in chunks} == ref.chunks
+        assert store.papers() == ref.papers
+        per_paper = Counter(c.paper_id for c in chunks)
+        assert all(c.n_chunks == per_paper[c.paper_id] for c in chunks)
         # The vector index holds every chunk once, with the vector of a clean build.
-        vectors = store.embeddings_for(ids)
+        vectors = store.vectors(ids)
         assert all(float(vectors[cid] @ ref.vectors[cid]) > 0.9999 for cid in ids)
         some = ref.vectors[ids[0]]
         assert sorted(cid for cid, _ in store.query(some, len(ids))) == sorted(ids)

@@ -47,7 +47,7 @@ def expected_chunks(paths: list[Path]) -> dict[str, str]:
 
 def read_index(settings) -> dict[str, StoredChunk]:
     with Store(settings) as store:
-        chunks = store.all_chunks()
+        chunks = store.chunks()
     ids = [c.chunk_id for c in chunks]
     assert len(ids) == len(set(ids)), "duplicate chunk ids in the store"
     return {c.chunk_id: c for c in chunks}
@@ -89,18 +89,18 @@ def test_ingest__full_corpus_chunks_match_chunker(full_index, full_expected):
     assert len(full_expected) == 649
     assert sorted(full_index) == sorted(full_expected)
     assert {cid: c.text for cid, c in full_index.items()} == full_expected
-    papers = {c.meta["paper_id"] for c in full_index.values()}
+    papers = {c.paper_id for c in full_index.values()}
     assert len(papers) == 250
 
 
 def test_ingest__chunk_ids_are_paper_id_and_ordinal(full_index):
     by_paper: dict[str, list[int]] = defaultdict(list)
     for cid, c in full_index.items():
-        assert cid == f"{c.meta['paper_id']}#{c.meta['ordinal']}"
-        by_paper[c.meta["paper_id"]].append(c.meta["ordinal"])
+        assert cid == f"{c.paper_id}#{c.ordinal}"
+        by_paper[c.paper_id].append(c.ordinal)
     for pid, ords in by_paper.items():
         assert sorted(ords) == list(range(len(ords))), pid
-        assert {full_index[f"{pid}#{o}"].meta["n_chunks"] for o in ords} == {len(ords)}
+        assert {full_index[f"{pid}#{o}"].n_chunks for o in ords} == {len(ords)}
 
 
 def test_ingest__every_chunk_fits_the_embedder_window_and_carries_the_title(full_index):
@@ -109,9 +109,9 @@ def test_ingest__every_chunk_fits_the_embedder_window_and_carries_the_title(full
         for chunk in chunk_paper(paper):
             assert chunk.embed_text == f"{paper.title}\n{chunk.text}"
             assert count_word_pieces(chunk.embed_text) <= MAX_WORD_PIECES, chunk.chunk_id
+    titles = {p.paper_id: p.title for p in parsed.papers}
     for cid, c in full_index.items():
-        assert c.meta["title"] in embed_text(c.meta["title"], c.text)
-        assert count_word_pieces(embed_text(c.meta["title"], c.text)) <= MAX_WORD_PIECES, cid
+        assert count_word_pieces(embed_text(titles[c.paper_id], c.text)) <= MAX_WORD_PIECES, cid
 
 
 def test_ingest__stored_vectors_embed_title_plus_passage(corpus_index, full_index):
@@ -120,8 +120,9 @@ def test_ingest__stored_vectors_embed_title_plus_passage(corpus_index, full_inde
     settings = make_settings(corpus_index)
     sample = sorted(full_index)[::50]
     with Store(settings) as store:
-        stored = store.embeddings_for(sample)
-    texts = [embed_text(full_index[cid].meta["title"], full_index[cid].text) for cid in sample]
+        stored = store.vectors(sample)
+        titles = {pid: p.title for pid, p in store.papers().items()}
+    texts = [embed_text(titles[full_index[cid].paper_id], full_index[cid].text) for cid in sample]
     fresh = get_embedder(settings).embed(texts)
     for cid, v in zip(sample, fresh, strict=True):
         assert float(stored[cid] @ v) > 0.999, cid
@@ -166,7 +167,7 @@ def test_ingest__noop_rerun_writes_nothing(small):
     assert (report.new, report.updated, report.unchanged, report.removed) == (0, 0, 28, 0)
     assert report.chunks_written == 0
     after = read_index(settings)
-    assert {k: (c.text, c.meta) for k, c in after.items()} == {k: (c.text, c.meta) for k, c in before.items()}
+    assert {k: c for k, c in after.items()} == {k: c for k, c in before.items()}
 
 
 def test_ingest__changed_abstract_rewrites_only_that_paper(small):
@@ -192,13 +193,13 @@ def test_ingest__changed_abstract_rewrites_only_that_paper(small):
     assert report.chunks_written == len(new_chunks)
 
     after = read_index(settings)
-    others_before = {k: (c.text, c.meta) for k, c in before.items() if c.meta["paper_id"] != paper.paper_id}
-    others_after = {k: (c.text, c.meta) for k, c in after.items() if c.meta["paper_id"] != paper.paper_id}
+    others_before = {k: c for k, c in before.items() if c.paper_id != paper.paper_id}
+    others_after = {k: c for k, c in after.items() if c.paper_id != paper.paper_id}
     assert others_after == others_before
-    mine = {k: c for k, c in after.items() if c.meta["paper_id"] == paper.paper_id}
+    mine = {k: c for k, c in after.items() if c.paper_id == paper.paper_id}
     assert sorted(mine) == sorted(c.chunk_id for c in new_chunks)
     assert "ZEBRA-CROSSING ablation" in " ".join(mine[c.chunk_id].text for c in new_chunks)
-    assert {c.meta["n_chunks"] for c in mine.values()} == {len(new_chunks)}
+    assert {c.n_chunks for c in mine.values()} == {len(new_chunks)}
     assert after.keys() == expected_chunks([src]).keys()
 
 
@@ -215,13 +216,13 @@ def test_ingest__prune_removes_papers_whose_source_is_gone(tmp_path):
     # Without --prune nothing goes; the 6 shared papers lost a source, so they are rewritten.
     kept = ingest(settings, [a], progress=False)
     assert (kept.new, kept.updated, kept.unchanged, kept.removed) == (0, 6, 22, 0)
-    assert {c.meta["paper_id"] for c in read_index(settings).values()} == ids_a | ids_b
+    assert {c.paper_id for c in read_index(settings).values()} == ids_a | ids_b
 
     pruned = ingest(settings, [a], prune=True, progress=False)
     assert (pruned.new, pruned.updated, pruned.unchanged, pruned.chunks_written) == (0, 0, 28, 0)
     assert pruned.removed == len(ids_b - ids_a) == 45
     after = read_index(settings)
-    assert {c.meta["paper_id"] for c in after.values()} == ids_a
+    assert {c.paper_id for c in after.values()} == ids_a
     assert {k: c.text for k, c in after.items()} == expected_chunks([a])
 
 
@@ -232,7 +233,7 @@ def test_ingest__rebuild_starts_over(small):
     assert (report.new, report.updated, report.unchanged, report.removed) == (28, 0, 0, 0)
     assert report.chunks_written == 84
     after = read_index(settings)
-    assert {k: (c.text, c.meta) for k, c in after.items()} == {k: (c.text, c.meta) for k, c in before.items()}
+    assert {k: c for k, c in after.items()} == {k: c for k, c in before.items()}
 
 
 def test_ingest__other_embedding_model_is_refused_until_rebuild(small):

@@ -44,7 +44,7 @@ def test_server__full_ingest_writes_every_chunk(first_report, server_settings, e
     assert first_report.chunks_written == 649
     with Store(server_settings) as store:
         assert store.backend == "server"
-        chunks = store.all_chunks(include_text=False)
+        chunks = store.chunks(text=False)
     assert sorted(c.chunk_id for c in chunks) == expected_ids
     assert not server_settings.index_dir.exists()  # nothing embedded was created
 
@@ -62,7 +62,7 @@ def test_server__second_ingest_writes_nothing(first_report, server_settings, exp
     assert (report.new, report.updated, report.unchanged, report.removed) == (0, 0, 250, 0)
     assert report.chunks_written == 0
     with Store(server_settings) as store:
-        assert sorted(c.chunk_id for c in store.all_chunks(include_text=False)) == expected_ids
+        assert sorted(c.chunk_id for c in store.chunks(text=False)) == expected_ids
 
 
 def test_server__unreachable_url_is_a_one_line_store_error(tmp_path):

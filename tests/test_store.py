@@ -77,7 +77,7 @@ def test_chroma_query_failure_is_retried_once_then_a_store_error(small_engine, f
     eng, _, _ = small_engine
     eng.search("graph colouring", k=1)  # load the retriever
     store = eng.store()
-    flaky = FlakyCollection(store.collection(), failures)
+    flaky = FlakyCollection(store._col(), failures)
     reopened = []
 
     def collection(*a, **kw):
@@ -86,7 +86,7 @@ def test_chroma_query_failure_is_retried_once_then_a_store_error(small_engine, f
         store._collection = flaky
         return flaky
 
-    monkeypatch.setattr(store, "collection", collection)
+    monkeypatch.setattr(store, "_col", collection)
     if failures == 1:
         assert eng.search("graph colouring", k=1)[0].title == P1
         assert flaky.calls == 2 and reopened == [True]
