@@ -113,7 +113,7 @@ def test_every_citation_on_the_question_set_is_valid(engine):
                 problems.append(f"{q['id']}: [{c.n}] quote not in the abstract: {c.quote[:80]!r}")
         answered += not ans.abstained
     assert problems == []
-    assert answered >= len(qs) - 12
+    assert answered >= len(qs) - sum(1 for q in qs if not q["gold_titles"])  # at most one abstention per unanswerable
 
 
 @pytest.mark.parametrize("qid,expected", [

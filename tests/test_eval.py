@@ -31,7 +31,7 @@ def test_questions__every_gold_title_is_an_exact_corpus_title_and_counts_per_typ
     counts: dict[str, int] = {}
     for r in rows:
         counts[r["type"]] = counts.get(r["type"], 0) + 1
-    assert counts == {"paraphrase": 26, "comparative": 24, "topic": 16, "unanswerable": 12, "followup": 8}
+    assert counts == {"paraphrase": 53, "comparative": 31, "topic": 22, "unanswerable": 75, "followup": 17}
     assert len({r["id"] for r in rows}) == len(rows)
     assert all(r["history"] for r in rows if r["type"] == "followup")
     assert all(not r["gold_titles"] for r in rows if r["type"] == "unanswerable")
