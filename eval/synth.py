@@ -31,19 +31,13 @@ from functools import lru_cache
 from pathlib import Path
 
 from rag.corpus import load_corpus, normalize_title
+from rag.text import split_sentences
 from rag.types import Paper
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT / "data" / "raw"
 
-_BOUNDARY = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"(\[])")
 _TITLE_WORD = re.compile(r"[^\s]+")
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences of `text` (split after . ! ? followed by space and a capital/digit/opening bracket)."""
-    text = " ".join(text.split())
-    return [s for s in _BOUNDARY.split(text) if s]
 
 
 def _well_formed(sentence: str) -> bool:

@@ -1,5 +1,8 @@
 """Paper-name index: finds papers a query names by exact title, by the short name before a title's colon
-("ResMLP", "KECOR") or by an acronym the paper introduces ("(GCNet)", "(STNs)", "(DAM-VP)").
+("ResMLP", "KECOR"), or by a name the paper's abstract introduces as its own ("we call this architecture a
+Pointer Net (Ptr-Net)", "we introduce MgNO", "termed Neural Metamorphosis (NeuMeta)"). Acronyms an abstract
+defines in passing ("the Non-Local Network (NLNet) presents ...") are not names of that paper, and a name several
+papers claim names none of them.
 
 Hand-written because no retriever library matches names this way: matching is on normalized token
 sequences (case, punctuation, hyphens, quotes and plurals ignored), except for names that are also
@@ -11,36 +14,62 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 
-_TOKEN = re.compile(r"[a-z0-9]+")
+from .text import find_names, split_sentences
+from .text import name_tokens as tokens
+
 _PAREN = re.compile(r"\(([^()]{2,40})\)")
-_ACRONYM = re.compile(r"^[A-Za-z][A-Za-z0-9\-+.]*[A-Za-z0-9+]$")
-MAX_ACRONYM_PAPERS = 2  # an acronym defined by more papers than this is a generic term ("CNNs"), not a name
+_ACRONYM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-+.]*[A-Za-z0-9+]$")
 MAX_SHORT_NAME_WORDS = 8
 MAX_NAME_USERS = 3  # a name mentioned by more papers than this is a common term ("ConvNets"), not one paper
 
 
-@lru_cache(maxsize=500_000)  # vocabulary-sized: building the index tokenizes every abstract
-def singular(tok: str) -> str:
-    if len(tok) > 3 and tok.endswith("s") and not tok.endswith("ss"):
-        return tok[:-1]
-    return tok
+_INTRO = re.compile(r"\b(?:we\s+(?:\w+\s+)?(?:propose|introduce|present|develop|design|construct|build|create|release|"
+                    r"devise|call|name|term|dub|coin|formulate|offer)\w*|called|named|dubbed|termed|coined|novel|new|"
+                    r"(?:is|are)\s+proposed|propose[sd]?|introduce[sd]?)\b", re.I)
+_INTRO_VERB = re.compile(r"\b(?:we\s+(?:\w+\s+)?(?:propose|introduce|present|develop|design|construct|build|create|"
+                         r"release|devise|call|name|term|dub|coin)\w*|(?:and|to)\s+(?:propose|introduce)|called|named|"
+                         r"dubbed|termed|coined|the\s+proposed|our)\s+", re.I)
+# "NASNet achieves ...", "DTRN obtains ...": a coined name the abstract keeps reporting results for is its model.
+_REPORTS = re.compile(r"\b([A-Za-z][\w-]*[A-Z0-9][\w-]*)\s+(?:achieves|outperforms|obtains|reaches|attains|surpasses|"
+                      r"improves|yields|performs|refines|enables|exceeds|matches)\b")
+MIN_REPORTS = 2
+# Words after which the sentence no longer describes what is introduced ("we propose a method that beats BERT").
+_CROSSING = re.compile(r"^(?:that|which|than|over|against|outperform\w*|compared|unlike|with|on|from|using|based|"
+                       r"to|for|by|versus|vs|beyond|like|such)$", re.I)
+INTRO_SPAN_WORDS = 10  # "we construct the largest and most diverse English evaluation benchmark LLMEval^2"
 
 
-_POSSESSIVE = re.compile(r"(?<=\w)['’]s\b")
-
-
-def tokens(text: str) -> list[str]:
-    # Drop possessives ("ResMLP's") but not an opening quote before an s-word ("'SSVI'").
-    return [singular(t) for t in _TOKEN.findall(_POSSESSIVE.sub("", text.lower()))]
+def own_names(abstract: str) -> set[str]:
+    """Names an abstract introduces as its own: acronyms defined in a sentence that introduces something
+    ("we propose ... (SSVI)"), and the first name within a few words after "we introduce", "called", ..."""
+    found: set[str] = set()
+    reports = [m.group(1) for m in _REPORTS.finditer(abstract) if _is_acronym(m.group(1))]
+    found.update(n for n in set(reports) if reports.count(n) >= MIN_REPORTS)
+    for sent in split_sentences(abstract):
+        if not _INTRO.search(sent):
+            continue
+        found.update(acronyms_in(sent))
+        for m in _INTRO_VERB.finditer(sent):
+            words: list[str] = []
+            for w in sent[m.end():].split()[:INTRO_SPAN_WORDS]:
+                if _CROSSING.match(w.strip(",.;:()")):
+                    break
+                words.append(w)
+            names = [n for n in find_names(" ".join(words), mid_sentence=True) if len(n) >= 3]
+            # A coined name ("LLMEval", "MgNO", "Mixtral 8x7B") or a capitalised phrase ("Sparse Subspace
+            # Variational Inference"), not a merely capitalised word ("English").
+            named = [n for n in names if len(n.split()) > 1 or _is_acronym(n) or any(c.isdigit() for c in n)]
+            if named:
+                found.add(named[0])
+    return found
 
 
 @dataclass(frozen=True)
 class AliasMatch:
     paper_id: str
     alias: str
-    kind: str  # "title" | "short" | "acronym"
+    kind: str  # "title" | "short" (before the title's colon) | "own" (introduced by the abstract)
     start: int  # token position in the query
     length: int  # tokens matched
 
@@ -50,7 +79,7 @@ def _is_acronym(s: str) -> bool:
     if not _ACRONYM.match(s) or len(s) < 2 or len(s) > 20:
         return False
     uppers = sum(c.isupper() for c in s)
-    return uppers >= 2 or (uppers >= 1 and any(c.isdigit() for c in s))
+    return (uppers >= 2 or (uppers >= 1 and any(c.isdigit() for c in s))) and not s.isdigit()
 
 
 def acronyms_in(text: str) -> set[str]:
@@ -62,12 +91,6 @@ def acronyms_in(text: str) -> set[str]:
             if _is_acronym(part):
                 found.add(part)
     return found
-
-
-def _title_cased_words(word: str) -> bool:
-    """"Feed-Forward", "Cross-Layer": ordinary words in title case, not a name."""
-    parts = word.split("-")
-    return len(parts) > 1 and all(p[:1].isupper() and p[1:].islower() for p in parts if p)
 
 
 def _papers_using(phrases: Iterable[str], token_lists: list[list[str]]) -> Counter[tuple[str, ...]]:
@@ -106,18 +129,11 @@ class AliasIndex:
         lower_words: set[str] = set()
         for _, title, abstract in papers:
             lower_words.update(re.findall(r"\b[a-z]+\b", title + " " + abstract))
-        acronym_owners: dict[str, set[str]] = defaultdict(set)
-        for pid, title, abstract in papers:
-            for a in acronyms_in(title + " " + abstract):
-                acronym_owners[a].add(pid)
-        in_title: list[tuple[str, str]] = []  # distinctive names inside titles: "ConvNeXt"
-        for pid, title, _ in papers:
-            for word in title.replace(":", " ").split():
-                w = word.strip(",.?!()'\"")
-                if _is_acronym(w) and sum(c.isupper() for c in w) >= 2 and len(w) >= 4 and not _title_cased_words(w):
-                    in_title.append((pid, w))
-        users = _papers_using([w for _, w in in_title] + list(acronym_owners),
-                              [tokens(title + " " + abstract) for _, title, abstract in papers])
+        owners: dict[str, set[str]] = defaultdict(set)
+        for pid, _, abstract in papers:
+            for name in own_names(abstract):
+                owners[name].add(pid)
+        users = _papers_using(list(owners), [tokens(title + " " + abstract) for _, title, abstract in papers])
 
         def common(name: str) -> bool:
             return users[tuple(tokens(name))] > MAX_NAME_USERS
@@ -129,13 +145,12 @@ class AliasIndex:
                 short = title.split(":", 1)[0].strip()
                 if 1 <= len(short.split()) <= MAX_SHORT_NAME_WORDS and len(short) >= 3:
                     idx._add(pid, short, "short", lower_words)
-        for pid, w in in_title:
-            if not common(w):
-                idx._add(pid, w, "short", lower_words)
-        for acronym, owners in acronym_owners.items():
-            if len(owners) <= MAX_ACRONYM_PAPERS and not common(acronym):
-                for pid in owners:
-                    idx._add(pid, acronym, "acronym", lower_words)
+            first = re.match(r"^([^\s,:]+)\s*,", title)  # "SortedNet, a Place for Every Network ..."
+            if first and _is_acronym(first.group(1)) and len(first.group(1)) >= 3:
+                idx._add(pid, first.group(1), "short", lower_words)
+        for name, pids in owners.items():
+            if len(pids) == 1 and not common(name):  # a name several papers claim names none of them
+                idx._add(next(iter(pids)), name, "own", lower_words)
         return idx
 
     def _add(self, pid: str, alias: str, kind: str, lower_words: set[str]) -> None:

@@ -1,340 +1,251 @@
-"""Question → cited Answer. Validates the question, resolves follow-ups, retrieves, decides whether the
-collection covers the question (abstention), then answers with the configured LLM (numbered sources,
-citations parsed, checked and mapped to exact titles) or extractively. Every LLM failure falls back to
+"""Question → cited Answer. The `Answerer` receives its collaborators (searcher, embedder, the LLM or None,
+settings) and runs one opening for both entry points: validate the question, make it standalone (follow-ups),
+search, decide whether the collection covers it. Then it answers with the LLM (numbered sources, citations kept
+to sources, renumbered and support-checked) or extractively (quoted sentences). Every LLM failure falls back to
 the extractive answer with a one-line notice; both modes return the same Answer."""
 
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
-import numpy as np
-
+from . import citations as cite
 from . import extractive as ex
 from . import llm as llm_calls
+from .coverage import Coverage, assess
+from .embeddings import Embedder
 from .errors import InputError, LLMError
-from .followup import resolve
-from .llm import describe, describe_failure
-from .prompts import ANSWER_PROMPT, COMPARE_PROMPT, CONDENSE_PROMPT, NOT_COVERED_MARKER, SYSTEM_PROMPT
-from .retrieve import QueryPlan
+from .followup import clean_history, dangling, parse_condensed, resolve
+from .index_state import IndexState
+from .plan import QueryPlan
+from .prompts import (
+    ANSWER_PROMPT,
+    COMPARE_PROMPT,
+    CONDENSE_PROMPT,
+    NOT_COVERED_MARKER,
+    SYSTEM_PROMPT,
+    leaks_instructions,
+    source_block,
+)
+from .retrieve import Searcher
+from .settings import Settings
 from .types import Answer, Citation, Hit
-
-if TYPE_CHECKING:
-    from .engine import Engine
 
 log = logging.getLogger(__name__)
 
-_CITE = re.compile(r"\[(\d+(?:\s*[,–-]\s*\d+)*)\]")
-# "[Source 2]", "[source 1, 3]": what smaller models write instead of [n]
-_SOURCE_CITE = re.compile(r"\[(?:sources?|src|ref)\s*#?\s*(\d+(?:\s*[,–-]\s*(?:source\s*)?\d+)*)\]", re.I)
 
-
-@dataclass
+@dataclass(frozen=True)
 class Prepared:
+    """Everything both answer modes start from."""
+
     question: str
     standalone: str
     plan: QueryPlan
-    sources: list[Hit]
+    state: IndexState
+    sources: list[Hit]  # compared papers first for a comparison, so they are cited [1], [2], ...
+    compared: list[Hit]
     abstain: bool
     use_llm: bool
+    coverage: Coverage
     notice: str | None = None
-    compared: list[Hit] = field(default_factory=list)
+
+    def answer(self, text: str, citations: list[Citation], mode: Literal["llm", "extractive"], **kw: Any
+               ) -> Answer:
+        kw.setdefault("notice", self.notice)
+        kw.setdefault("reason", self.coverage.reason)
+        kw.setdefault("missing", list(self.coverage.missing))
+        return Answer(self.question, text, citations, self.sources, self.abstain, mode,
+                      standalone_question=self.standalone if self.standalone != self.question else None, **kw)
 
 
-def validate(question: Any, max_chars: int) -> str:
+def validate_question(question: Any, max_chars: int) -> str:
+    """The question on one line, or InputError saying what is wrong with it."""
     if not isinstance(question, str) or not question.strip():
         raise InputError("the question is empty; ask something about the papers")
     q = " ".join(question.split())
     if len(q) > max_chars:
-        raise InputError(f"the question is {len(q)} characters; the limit is {max_chars}")
+        raise InputError(f"the question is {len(q):,} characters; the limit is {max_chars:,}")
     return q
 
 
-def clean_history(history: Sequence[dict[str, Any]] | None) -> list[dict[str, str]]:
-    out = []
-    for turn in history or []:
-        if isinstance(turn, dict) and turn.get("role") in ("user", "assistant") and isinstance(
-                turn.get("content"), str):
-            out.append({"role": turn["role"], "content": turn["content"]})
-    return out[-12:]
+class Answerer:
+    def __init__(self, searcher: Searcher, embedder: Embedder, llm: Callable[[], Any], settings: Settings):
+        """`llm()` returns the configured LLM (built on first use) or None in extractive mode."""
+        self.searcher = searcher
+        self.embedder = embedder
+        self.llm = llm
+        self.settings = settings
+        self.sentences = ex.SentenceCache(embedder)
+        self.model = llm_calls.describe(settings)
 
+    # --- the shared opening -----------------------------------------------------------------------------------
+    def prepare(self, question: str, history: Sequence[dict[str, Any]] | None, k: int | None,
+                use_llm: bool | None) -> Prepared:
+        s = self.settings
+        q = validate_question(question, s.max_question_chars)
+        hist = clean_history(history)
+        llm_on = s.llm_enabled if use_llm is None else (use_llm and s.llm_enabled)
+        notice = condensed = None
+        state = self.searcher.state
+        if llm_on and hist:
+            # With an LLM the condense prompt resolves follow-ups; the reference rules are the fallback.
+            condensed, notice, endpoint_down = self._condense(q, hist)
+            if endpoint_down:
+                llm_on = False  # the answer request would fail the same way: answer extractively at once
+        standalone = condensed or resolve(q, hist, state.names)
+        result = self.searcher.search_with_plan(standalone, k or None)  # None: the plan decides (topic or not)
+        plan, hits = result.plan, result.hits
+        ref = dangling(q, hist, state.names) if standalone == q else None
+        if ref:  # "How does it compare with RaftMLP?" with nothing earlier that "it" could be
+            coverage = Coverage(False, [], f"It is not clear what “{ref}” refers to: no earlier question in this "
+                                "conversation names a paper. Please name the paper you mean.", [ref])
+        else:
+            coverage = assess(result.state, standalone, plan, hits, s)
+        evidence = coverage.evidence
+        if plan.kind == "comparative":
+            compared = evidence if plan.sides else evidence[:2]
+        else:
+            compared = []
+        # Evidence first (so it is cited [1], [2], ...), then the other papers found.
+        sources = evidence + [h for h in hits if h.paper_id not in {e.paper_id for e in evidence}]
+        return Prepared(q, standalone, plan, result.state, sources, compared, not coverage.covered, llm_on,
+                        coverage, notice or result.notice)
 
-def prepare(engine: Engine, question: str, history: Sequence[dict[str, Any]] | None, k: int | None,
-            use_llm: bool | None) -> Prepared:
-    s = engine.settings
-    q = validate(question, s.max_question_chars)
-    hist = clean_history(history)
-    llm_on = s.llm_enabled if use_llm is None else (use_llm and s.llm_enabled)
-    retriever = engine.retriever
-    notice = None
-    condensed = None
-    if llm_on and hist:
-        # With an LLM the condense prompt resolves follow-ups; the pronoun rules are the fallback.
-        condensed, notice, endpoint_down = _condense(engine, q, hist)
-        if endpoint_down:
-            llm_on = False  # the answer request would fail the same way: answer extractively at once
-    standalone = condensed or resolve(q, hist, retriever.aliases)
-    result = retriever.search_with_plan(standalone, k or None)  # None: the plan decides (topic or not)
-    plan, hits = result.plan, result.hits
-    notice = notice or result.notice
-    named = any(h.named_as for h in hits)
-    evidence = retriever.evidence(plan.topic or standalone, hits) if hits else 0.0
-    abstain = not hits or (not named and evidence < s.abstain_evidence)
-    compared = [h for h in hits if h.side] if plan.kind == "comparative" else []
-    if plan.kind == "comparative" and len(compared) < 2:
-        compared = hits[:2]
-    return Prepared(q, standalone, plan, hits, abstain, llm_on, notice, compared)
+    # --- extractive -------------------------------------------------------------------------------------------
+    def extractive(self, p: Prepared, notice: str | None = None) -> Answer:
+        if p.abstain:
+            return p.answer(abstention_text(p.sources), [], "extractive", notice=notice or p.notice)
+        per = self.settings.extractive_sentences
+        qvec = self.embedder.embed([p.standalone])[0]
+        if p.plan.kind == "comparative":
+            composed = ex.compose_comparison(qvec, p.standalone, p.compared, self._sentences(p.compared),
+                                             max(1, per - 1))
+        elif p.plan.kind == "topic":
+            topic = p.plan.topic or p.standalone
+            composed = ex.compose_topic(self.embedder.embed([topic])[0], topic, p.sources,
+                                        self._sentences(p.sources))
+        else:
+            composed = ex.compose_lookup(qvec, p.standalone, p.sources[:3], self._sentences(p.sources[:3]), per)
+        citations = [Citation(n, p.sources[n - 1].paper_id, p.sources[n - 1].title, quote)
+                     for n, quote in sorted(composed.quotes.items())]
+        return p.answer(cite.defuse(composed.text, set(composed.quotes)), citations, "extractive",
+                        notice=notice or p.notice)
 
+    def _sentences(self, hits: Sequence[Hit]) -> dict[str, tuple[list[str], Any]]:
+        return self.sentences.get([(h.paper_id, h.paper.abstract if h.paper else h.text) for h in hits])
 
+    # --- LLM --------------------------------------------------------------------------------------------------
+    def _condense(self, q: str, hist: list[dict[str, str]]) -> tuple[str | None, str | None, bool]:
+        """(standalone question or None, notice, whether the endpoint itself failed)."""
+        convo = "\n".join(f"{t['role'].title()}: {t['content'][:1500]}" for t in hist[-6:])
+        prompt = CONDENSE_PROMPT.format(history=convo, question=q)
+        try:
+            raw = llm_calls.chat(self.llm(), [{"role": "user", "content": prompt}], self.settings)
+        except LLMError:
+            return None, None, False  # an unusable reply: the reference rules take over
+        except Exception as e:
+            return None, self.failure_notice(e), True
+        return parse_condensed(raw, self.settings.max_question_chars), None, False
 
-# --- extractive ---------------------------------------------------------------------------------------------
-def abstention_text(p: Prepared) -> str:
-    lines = ["**Not covered by the collection.** None of the indexed abstracts answers this question."]
-    if p.sources:
-        lines.append("\nThe closest papers (not evidence for an answer):")
-        for h in p.sources[:3]:
-            lines.append(f"- {h.title} (similarity {h.similarity:.2f})")
-    return "\n".join(lines)
+    def failure_notice(self, e: BaseException) -> str:
+        reason = llm_calls.describe_failure(e, self.settings)
+        return f"the LLM endpoint failed ({reason}); showing the extractive answer"
 
+    def messages(self, p: Prepared) -> tuple[list[dict[str, str]], list[Hit]]:
+        """The prompt with numbered sources trimmed to the context window (never the question), and the sources
+        it holds."""
+        import tiktoken
 
-def extractive_answer(engine: Engine, p: Prepared, notice: str | None = None) -> Answer:
-    if p.abstain:
-        return Answer(p.question, abstention_text(p), [], p.sources, True, "extractive",
-                      standalone_question=p.standalone if p.standalone != p.question else None,
-                      notice=notice or p.notice)
-    cache = _sentence_cache(engine)
-    qvec = engine.embedder.embed([p.standalone])[0]
-    per = engine.settings.extractive_sentences
-    if p.plan.kind == "comparative":
-        # Compared papers first, so their citation numbers are [1], [2], ...
-        rest = [h for h in p.sources if h not in p.compared]
-        sources = p.compared + rest
-        sents = cache.get([(h.paper_id, _abstract(engine, h)) for h in p.compared])
-        composed = ex.compose_comparison(qvec, p.standalone, p.compared, sents, max(1, per - 1))
-    elif p.plan.kind == "topic":
-        sources = p.sources
-        sents = cache.get([(h.paper_id, _abstract(engine, h)) for h in sources])
-        composed = ex.compose_topic(engine.embedder.embed([p.plan.topic or p.standalone])[0],
-                                    p.plan.topic or p.standalone, sources, sents)
-    else:
-        sources = p.sources
-        sents = cache.get([(h.paper_id, _abstract(engine, h)) for h in sources[:3]])
-        composed = ex.compose_lookup(qvec, p.standalone, sources[:3], sents, per)
-    citations = [Citation(n, sources[n - 1].paper_id, sources[n - 1].title, quote)
-                 for n, quote in sorted(composed.quotes.items())]
-    # Bracketed numbers quoted from an abstract ("cite [99]") are not citations: show them as "(99)".
-    text = _CITE.sub(lambda m: m.group(0) if m.group(1).isdigit() and int(m.group(1)) in composed.quotes
-                     else f"({m.group(1)})", composed.text)
-    return Answer(p.question, text, citations, sources, False, "extractive",
-                  standalone_question=p.standalone if p.standalone != p.question else None,
-                  notice=notice or p.notice)
-
-
-def _abstract(engine: Engine, h: Hit) -> str:
-    rec = engine.retriever.papers.get(h.paper_id)
-    return rec.abstract if rec is not None else h.text
-
-
-def _sentence_cache(engine: Engine) -> ex.SentenceCache:
-    cache = getattr(engine, "_sentence_cache", None)
-    if cache is None or cache.embedder is not engine.embedder:
-        cache = ex.SentenceCache(engine.embedder)
-        engine._sentence_cache = cache
-    return cache
-
-
-# --- LLM ------------------------------------------------------------------------------------------------------
-def _condense(engine: Engine, q: str, hist: list[dict[str, str]]) -> tuple[str | None, str | None, bool]:
-    """(standalone question or None, notice, whether the endpoint itself failed)."""
-    from llama_index.core.llms import ChatMessage
-
-    convo = "\n".join(f"{t['role'].title()}: {t['content'][:1500]}" for t in hist[-6:])
-    prompt = CONDENSE_PROMPT.format(history=convo, question=q)
-    try:
-        raw = llm_calls.chat(engine.llm(), [ChatMessage(role="user", content=prompt)], engine.settings)
-    except LLMError:
-        return None, None, False  # an unusable reply: the pronoun rules take over
-    except Exception as e:
-        return None, failure_notice(engine, e), True
-    lines = [ln.strip() for ln in raw.strip().splitlines() if ln.strip()]
-    text = re.sub(r"^(standalone question|question)\s*:\s*", "", lines[0], flags=re.I).strip(" \"'“”") \
-        if lines else ""
-    return (text if 3 < len(text) <= engine.settings.max_question_chars else None), None, False
-
-
-def failure_notice(engine: Engine, e: BaseException) -> str:
-    return f"the LLM endpoint failed ({describe_failure(e, engine.settings)}); showing the extractive answer"
-
-
-def build_messages(engine: Engine, p: Prepared) -> tuple[list[Any], list[Hit]]:
-    """Numbered sources trimmed to the context window (never the question)."""
-    import tiktoken
-    from llama_index.core.llms import ChatMessage
-
-    enc = tiktoken.get_encoding("cl100k_base")
-    s = engine.settings
-    template = COMPARE_PROMPT if p.plan.kind == "comparative" else ANSWER_PROMPT
-    fixed = len(enc.encode(SYSTEM_PROMPT)) + len(enc.encode(template.format(sources="", question=p.standalone)))
-    budget = s.llm_context_window - s.llm_max_tokens - fixed - 64
-    ordered = (p.compared + [h for h in p.sources if h not in p.compared]) if p.compared else p.sources
-    blocks: list[str] = []
-    used: list[Hit] = []
-    for h in ordered:
-        block = f"[{len(used) + 1}] {_as_data(h.title)} — {_as_data(_abstract(engine, h))}"
-        tokens = enc.encode(block)
-        if len(tokens) > budget:
-            if budget < 40:
-                break
-            block = enc.decode(tokens[:budget]) + " …"
+        enc = tiktoken.get_encoding("cl100k_base")
+        s = self.settings
+        template = COMPARE_PROMPT if p.plan.kind == "comparative" else ANSWER_PROMPT
+        fixed = len(enc.encode(SYSTEM_PROMPT)) + len(enc.encode(template.format(sources="", question=p.standalone)))
+        budget = s.llm_context_window - s.llm_max_tokens - fixed - 64
+        blocks: list[str] = []
+        used: list[Hit] = []
+        for h in p.sources:
+            block = source_block(len(used) + 1, h.title, h.paper.abstract if h.paper else h.text)
             tokens = enc.encode(block)
-        blocks.append(block)
-        used.append(h)
-        budget -= len(tokens) + 1
-    user = template.format(sources="\n\n".join(blocks), question=p.standalone)
-    return [ChatMessage(role="system", content=SYSTEM_PROMPT), ChatMessage(role="user", content=user)], used
+            if len(tokens) > budget:
+                if budget < 40:
+                    break
+                block = enc.decode(tokens[:budget]) + " …"
+                tokens = enc.encode(block)
+            blocks.append(block)
+            used.append(h)
+            budget -= len(tokens) + 1
+        user = template.format(sources="\n\n".join(blocks), question=p.standalone)
+        return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}], used
+
+    def finish_llm(self, p: Prepared, raw: str, used: list[Hit]) -> Answer:
+        """The model's text checked: instructions leaked or nothing cited → extractive; citations kept to the
+        sources, renumbered 1..m in order of appearance, each cited sentence support-checked."""
+        if leaks_instructions(raw):
+            return self.extractive(p, notice="the model's answer was discarded because it repeated its "
+                                   "instructions; showing the extractive answer")
+        if NOT_COVERED_MARKER.lower() in raw.lower()[:200]:
+            return replace(self.extractive(replace(p, abstain=True)), mode="llm", model=self.model)
+        text, order = cite.renumber(cite.normalize(raw), len(used))
+        if not order:
+            # A cited-answer tool must not pass on uncited text (a model that ignored the sources, or obeyed
+            # instructions planted in them).
+            return self.extractive(p, notice="the model's answer cited none of the sources; showing the "
+                                   "extractive answer")
+        cited = [used[n - 1] for n in order]
+        sources = cited + [h for h in p.sources if h not in cited]
+        sents = self._sentences(cited)
+        by_n = {n: sents[h.paper_id] for n, h in enumerate(cited, start=1)}
+        support = cite.check_support(text, by_n, self.embedder.embed, self.settings.support_threshold)
+        text = cite.mark_unsupported(text, support.unsupported)
+        citations = [Citation(n, h.paper_id, h.title, support.quotes.get(n) or next(iter(by_n[n][0]), h.text))
+                     for n, h in enumerate(cited, start=1)]
+        return replace(p, sources=sources).answer(text, citations, "llm", unsupported=support.unsupported,
+                                                  model=self.model)
+
+    # --- entry points -----------------------------------------------------------------------------------------
+    def _without_llm(self, p: Prepared) -> Answer:
+        ans = self.extractive(p)
+        return replace(ans, mode="llm", model=self.model) if p.use_llm else ans
+
+    def answer(self, question: str, history: Sequence[dict[str, Any]] | None = None, *, k: int | None = None,
+               use_llm: bool | None = None) -> Answer:
+        p = self.prepare(question, history, k, use_llm)
+        if not p.use_llm or p.abstain:
+            return self._without_llm(p)
+        messages, used = self.messages(p)
+        try:
+            raw = llm_calls.chat(self.llm(), messages, self.settings)
+        except Exception as e:  # any endpoint fault: refused, timeout, 429/5xx, malformed
+            return self.extractive(p, notice=self.failure_notice(e))
+        return self.finish_llm(p, raw, used)
+
+    def stream(self, question: str, history: Sequence[dict[str, Any]] | None = None, *, k: int | None = None,
+               use_llm: bool | None = None) -> Iterator[str | Answer]:
+        """Text pieces as produced, then the final Answer (whose text replaces the streamed one: invalid
+        citations are stripped and unsupported sentences marked after the stream ends)."""
+        p = self.prepare(question, history, k, use_llm)
+        if not p.use_llm or p.abstain:
+            ans = self._without_llm(p)
+            yield from ans.text.splitlines(keepends=True)
+            yield ans
+            return
+        messages, used = self.messages(p)
+        buf: list[str] = []
+        try:
+            for delta in llm_calls.stream(self.llm(), messages, self.settings):
+                buf.append(delta)
+                yield delta
+        except Exception as e:  # any endpoint fault: refused, timeout, 429/5xx, malformed or cut stream
+            yield self.extractive(p, notice=self.failure_notice(e))
+            return
+        yield self.finish_llm(p, "".join(buf), used)
 
 
-def _as_data(text: str) -> str:
-    """A title or abstract as one line whose bracketed numbers cannot pass for the prompt's source
-    numbers ("[2]" → "(2)"), so a planted text cannot forge a source block or a citation."""
-    return " ".join(re.sub(r"\[(\s*\d[\d\s,–-]*)\]", r"(\1)", text).split())
-
-
-def _norm(text: str) -> str:
-    return " ".join(re.sub(r"[*_`>#\"“”]", "", text).lower().split())
-
-
-def leaks_instructions(text: str) -> bool:
-    rules = [_norm(ln.strip().lstrip("- ")) for ln in SYSTEM_PROMPT.splitlines() if len(ln.strip()) > 30]
-    low = _norm(text)
-    return any(r[:50] in low for r in rules)
-
-
-def finish_llm(engine: Engine, p: Prepared, raw: str, sources: list[Hit]) -> Answer:
-    """Parse and check the model's text; map citations to exact titles."""
-    model = describe(engine.settings)
-    if leaks_instructions(raw):
-        return extractive_answer(engine, p, notice="the model's answer was discarded because it repeated its "
-                                 "instructions; showing the extractive answer")
-    if NOT_COVERED_MARKER.lower() in raw.lower()[:200]:
-        a = extractive_answer(engine, Prepared(**{**p.__dict__, "abstain": True}))
-        a.mode, a.model = "llm", model
-        return a
-    raw = _SOURCE_CITE.sub(lambda m: "[" + re.sub(r"(?i)source\s*", "", m.group(1)) + "]", raw)
-    n_src = len(sources)
-    used: list[int] = []
-
-    def keep(m: re.Match[str]) -> str:
-        nums = []
-        for part in re.split(r"\s*,\s*", m.group(1)):
-            if re.search(r"[–-]", part):
-                a, b = (int(x) for x in re.split(r"\s*[–-]\s*", part)[:2])
-                nums.extend(range(a, b + 1) if 0 < b - a < 20 else [a, b])
-            else:
-                nums.append(int(part))
-        valid = [n for n in nums if 1 <= n <= n_src]
-        for n in valid:
-            if n not in used:
-                used.append(n)
-        return "".join(f"[{n}]" for n in dict.fromkeys(valid))
-
-    text = _CITE.sub(keep, raw).strip()
-    text = re.sub(r"[ \t]+([.,;:])", r"\1", re.sub(r"[ \t]{2,}", " ", text))
-    if not used:
-        # A cited-answer tool must not pass on uncited text (a model that ignored the sources, or obeyed
-        # instructions planted in them).
-        return extractive_answer(engine, p, notice="the model's answer cited none of the sources; showing "
-                                 "the extractive answer")
-    unsupported, quotes = check_support(engine, text, sources)
-    for sent in unsupported:
-        text = text.replace(sent, sent + " *(unsupported by the cited abstract)*", 1)
-    citations = [Citation(n, sources[n - 1].paper_id, sources[n - 1].title,
-                          quotes.get(n) or ex.split_sentences(_abstract(engine, sources[n - 1]))[0])
-                 for n in sorted(used)]
-    return Answer(p.question, text, citations, sources, False, "llm",
-                  standalone_question=p.standalone if p.standalone != p.question else None, notice=p.notice,
-                  unsupported=unsupported, model=model)
-
-
-def check_support(engine: Engine, text: str, sources: list[Hit]) -> tuple[list[str], dict[int, str]]:
-    """Sentences whose cited abstracts do not support them (max of lexical overlap and embedding
-    similarity to the best abstract sentence), and the best supporting sentence per citation."""
-    claims: list[tuple[str, list[int]]] = []
-    for line in text.splitlines():
-        parts = [c.strip() for c in line.strip("|").split("|")] if line.strip().startswith("|") else \
-            ex.split_sentences(line)
-        for part in parts:
-            nums = [int(n) for n in re.findall(r"\[(\d+)\]", part)]
-            bare = _CITE.sub("", part).strip(" *#")
-            if nums and len(ex.content_words(bare)) >= 3:
-                claims.append((part, nums))
-    if not claims:
-        return [], {}
-    cache = _sentence_cache(engine)
-    cited = sorted({n for _, nums in claims for n in nums})
-    sents = cache.get([(sources[n - 1].paper_id, _abstract(engine, sources[n - 1])) for n in cited])
-    vecs = engine.embedder.embed([_CITE.sub("", c).strip() for c, _ in claims])
-    threshold = engine.settings.support_threshold
-    unsupported: list[str] = []
-    quotes: dict[int, tuple[float, str]] = {}
-    for (claim, nums), v in zip(claims, vecs, strict=True):
-        words = ex.content_words(_CITE.sub("", claim))
-        best = 0.0
-        for n in nums:
-            sentences, svecs = sents[sources[n - 1].paper_id]
-            dense = svecs @ v if len(sentences) else np.zeros(1)
-            i = int(np.argmax(dense))
-            lexical = len(words & ex.content_words(" ".join(sentences))) / max(1, len(words))
-            score = max(float(dense[i]), lexical)
-            best = max(best, score)
-            if score > quotes.get(n, (-1.0, ""))[0]:
-                quotes[n] = (score, sentences[i])
-        if best < threshold:
-            unsupported.append(claim)
-    return unsupported, {n: q for n, (_, q) in quotes.items()}
-
-
-# --- entry points ---------------------------------------------------------------------------------------------
-def answer_stream(engine: Engine, question: str, history: Sequence[dict[str, Any]] | None, *,
-                  k: int | None = None, use_llm: bool | None = None) -> Iterator[str | Answer]:
-    """Text pieces as produced, then the final Answer (whose text replaces the streamed one: invalid
-    citations are stripped and unsupported sentences marked after the stream ends)."""
-    p = prepare(engine, question, history, k, use_llm)
-    if not p.use_llm or p.abstain:
-        ans = extractive_answer(engine, p)
-        if p.use_llm:
-            ans.mode, ans.model = "llm", describe(engine.settings)
-        yield from re.split(r"(?<=\n)", ans.text)
-        yield ans
-        return
-    messages, used = build_messages(engine, p)
-    buf: list[str] = []
-    try:
-        for delta in llm_calls.stream(engine.llm(), messages, engine.settings):
-            buf.append(delta)
-            yield delta
-        raw = "".join(buf)
-    except Exception as e:  # any endpoint fault: refused, timeout, 429/5xx, malformed or cut stream
-        ans = extractive_answer(engine, p, notice=failure_notice(engine, e))
-        yield ans
-        return
-    yield finish_llm(engine, p, raw, used)
-
-
-def answer_question(engine: Engine, question: str, history: Sequence[dict[str, Any]] | None, *,
-                    k: int | None = None, use_llm: bool | None = None) -> Answer:
-    p = prepare(engine, question, history, k, use_llm)
-    if not p.use_llm or p.abstain:
-        ans = extractive_answer(engine, p)
-        if p.use_llm:
-            ans.mode, ans.model = "llm", describe(engine.settings)
-        return ans
-    messages, used = build_messages(engine, p)
-    try:
-        raw = llm_calls.chat(engine.llm(), messages, engine.settings)
-    except Exception as e:
-        return extractive_answer(engine, p, notice=failure_notice(engine, e))
-    return finish_llm(engine, p, raw, used)
+def abstention_text(closest: Sequence[Hit]) -> str:
+    lines = ["**Not covered by the collection.** None of the indexed abstracts answers this question."]
+    if closest:
+        lines.append("\nThe closest papers (not evidence for an answer):")
+        lines.extend(f"- {h.title} (similarity {h.similarity:.2f})" for h in closest[:3])
+    return "\n".join(lines)

@@ -1,5 +1,6 @@
-"""`rag.Engine`: the one object every face uses. It owns the settings, the embedder, the store and the
-retriever, builds the index on first use when it is missing, and exposes ingest/stats/search/ask."""
+"""`rag.Engine`: the one object every face uses. It owns the settings, the embedder, the store, the searcher and
+the answerer (each given its collaborators here), builds the index on first use when it is missing, and exposes
+ingest / stats / papers / search / ask."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from .answer import Answerer
 from .embeddings import Embedder, get_embedder
 from .errors import IndexMissingError, InputError
 from .ingest import IngestReport, ingest
+from .retrieve import Searcher
 from .settings import Settings, configure_offline_environment
 from .store import Store
-from .types import Answer, Hit
+from .types import Answer, Hit, Paper
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +39,8 @@ class Engine:
         self._llm = llm
         self.auto_ingest = auto_ingest
         self._store: Store | None = None
-        self._retriever: Any = None
+        self._searcher: Searcher | None = None
+        self._answerer: Answerer | None = None
         self._lock = threading.RLock()
 
     # --- collaborators ------------------------------------------------------------------------------------
@@ -66,13 +70,18 @@ class Engine:
             return self._store
 
     @property
-    def retriever(self):  # type: ignore[no-untyped-def]
+    def searcher(self) -> Searcher:
         with self._lock:
-            if self._retriever is None:
-                from .retrieve import Retriever
+            if self._searcher is None:
+                self._searcher = Searcher(self.store(), self.embedder, self.settings)
+            return self._searcher
 
-                self._retriever = Retriever(self.store(), self.embedder, self.settings)
-            return self._retriever
+    @property
+    def answerer(self) -> Answerer:
+        with self._lock:
+            if self._answerer is None or self._answerer.searcher is not self.searcher:
+                self._answerer = Answerer(self.searcher, self.embedder, self.llm, self.settings)
+            return self._answerer
 
     @property
     def model_name(self) -> str | None:
@@ -93,7 +102,7 @@ class Engine:
             if self._store is not None:
                 self._store.close()
                 self._store = None
-            self._retriever = None
+            self._searcher = self._answerer = None
 
     def __enter__(self) -> Engine:
         return self
@@ -110,7 +119,7 @@ class Engine:
             if self._store is not None:  # reopened on next use: a rebuild made a new collection
                 self._store.close()
                 self._store = None
-            self._retriever = None  # rebuilt from the new collection on next use
+            self._searcher = self._answerer = None  # rebuilt from the new collection on next use
             return report
 
     def stats(self) -> dict[str, Any]:
@@ -123,21 +132,21 @@ class Engine:
                 "embedder_backend": self.embedder.backend, "index": store.location, "backend": store.backend,
                 "collection": store.name}
 
+    def papers(self) -> list[Paper]:
+        """Every paper of the collection (complete ones: all chunks stored), by title."""
+        return sorted(self.searcher.state.papers.values(), key=lambda p: (p.title.lower(), p.paper_id))
+
     # --- questions ----------------------------------------------------------------------------------------
     def search(self, query: str, k: int | None = None) -> list[Hit]:
         if k is not None and (not isinstance(k, int) or k < 1):
             raise InputError(f"k must be a whole number of at least 1, not {k!r}")
-        return self.retriever.search(query, k or self.settings.default_k)
+        return self.searcher.search(query, k or self.settings.default_k)
 
     def ask(self, question: str, history: Sequence[dict[str, str]] | None = None, *, k: int | None = None,
             use_llm: bool | None = None) -> Answer:
-        from .answer import answer_question
-
-        return answer_question(self, question, history, k=k, use_llm=use_llm)
+        return self.answerer.answer(question, history, k=k, use_llm=use_llm)
 
     def ask_stream(self, question: str, history: Sequence[dict[str, str]] | None = None, *,
                    k: int | None = None, use_llm: bool | None = None) -> Iterator[str | Answer]:
         """Yields text pieces as they are produced, then the final Answer."""
-        from .answer import answer_stream
-
-        yield from answer_stream(self, question, history, k=k, use_llm=use_llm)
+        yield from self.answerer.stream(question, history, k=k, use_llm=use_llm)

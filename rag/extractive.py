@@ -12,16 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .embeddings import Embedder
+from .text import content_terms, overlap, split_sentences
 from .types import Hit
-
-_ABBREV = re.compile(r"\b(e\.g|i\.e|et al|etc|vs|cf|Fig|Eq|resp|approx|al|No)\.\s", re.I)
-_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"'])")
-_WORD = re.compile(r"[a-z0-9]+")
-_STOP = set("""a an the of on in for to and or with by from as at is are was were be been being this that these
-those it its we our us they their which what how why who whom does do did can could should would may might
-will shall than then there here into over under about between both each other such not no nor so very more
-most much many any some all also only just paper papers study studies work collection say says method methods
-approach propose proposed question compare contrast differ difference versus vs""".split())
 
 ROLE_CUES = {
     "problem": re.compile(r"\b(problem|challeng\w*|however|remain\w*|limit\w*|difficult\w*|struggl\w*|lack\w*|"
@@ -38,21 +30,6 @@ ROLE_CUES = {
                          re.I),
 }
 ROLES = ("problem", "approach", "result")
-
-
-def split_sentences(text: str) -> list[str]:
-    protected = _ABBREV.sub(lambda m: m.group(0).replace(". ", ".\u00a0"), text)
-    return [s.replace("\u00a0", " ").strip() for s in _SPLIT.split(protected) if len(s.strip()) > 3]
-
-
-def content_words(text: str) -> set[str]:
-    return {w[:6] for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 2}
-
-
-def lexical_overlap(query_words: set[str], sentence: str) -> float:
-    if not query_words:
-        return 0.0
-    return len(query_words & content_words(sentence)) / len(query_words)
 
 
 class SentenceCache:
@@ -115,7 +92,7 @@ def is_boilerplate(sentence: str) -> bool:
 def rank_sentences(question_vec: np.ndarray, question_words: set[str], sentences: list[str],
                    vectors: np.ndarray) -> list[Ranked]:
     dense = vectors @ question_vec if len(sentences) else np.zeros(0)
-    out = [Ranked(s, 0.7 * float(dense[i]) + 0.3 * lexical_overlap(question_words, s)
+    out = [Ranked(s, 0.7 * float(dense[i]) + 0.3 * overlap(question_words, s)
                   - (1.0 if is_boilerplate(s) else 0.0), i)
            for i, s in enumerate(sentences)]
     return sorted(out, key=lambda r: -r.score)
@@ -173,7 +150,7 @@ class Composed:
 
 def compose_lookup(question_vec: np.ndarray, question: str, hits: list[Hit],
                    sents: dict[str, tuple[list[str], np.ndarray]], per_paper: int) -> Composed:
-    qw = content_words(question)
+    qw = content_terms(question)
     lines: list[str] = []
     quotes: dict[int, str] = {}
     top_score = None
@@ -199,7 +176,7 @@ def compose_lookup(question_vec: np.ndarray, question: str, hits: list[Hit],
 
 def compose_topic(question_vec: np.ndarray, topic: str, hits: list[Hit],
                   sents: dict[str, tuple[list[str], np.ndarray]]) -> Composed:
-    qw = content_words(topic)
+    qw = content_terms(topic)
     quotes: dict[int, str] = {}
     lines = [f"{len(hits)} paper{'s' if len(hits) != 1 else ''} in the collection address {topic}:", ""]
     for n, h in enumerate(hits, 1):
@@ -214,7 +191,7 @@ def compose_topic(question_vec: np.ndarray, topic: str, hits: list[Hit],
 def compose_comparison(question_vec: np.ndarray, question: str, hits: list[Hit],
                        sents: dict[str, tuple[list[str], np.ndarray]], per_paper: int) -> Composed:
     """hits: the papers being compared (one per side), numbered in order."""
-    qw = content_words(question)
+    qw = content_terms(question)
     quotes: dict[int, str] = {}
     sections: list[str] = []
     rows: list[str] = []

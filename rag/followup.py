@@ -1,11 +1,15 @@
-"""Follow-up questions → standalone questions. Without an LLM, pronouns ("it", "the second one", "both")
-are replaced by the papers named in the latest turns of the history; with an LLM, a condense prompt does
-it (falling back to this rule on failure)."""
+"""Follow-up questions → standalone questions. A question is read as a follow-up only when it refers back: a
+pronoun ("it", "the second one", "both"), a demonstrative ("that routing problem") or an ellipsis ("And on
+ImageNet?"); any other question is answered on its own words, whatever came before. Without an LLM the
+reference is replaced by the papers named in the latest turns of the history; with an LLM a condense prompt does
+it (falling back to this rule on failure). A reference nothing in the history can resolve is reported, not
+guessed."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from .aliases import AliasIndex
 
@@ -17,8 +21,37 @@ _ANAPHORA = re.compile(
     r"method|model|approach|one)|the (paper|method|model|approach|architecture|technique)|that(?=\s*[?.!]*\s*$))\b",
     re.I)
 # "that routing problem", "such subnetworks", "the same idea": points back without naming the paper
-_DEMONSTRATIVE = re.compile(r"\b(that|this|those|these|such|the same)\s+[a-z][\w-]+", re.I)
+_NOUNS = (r"(?:problem|idea|method|approach|model|paper|work|result|technique|dataset|task|setting|architecture|"
+          r"network|algorithm|framework|module|layer|benchmark|loss|objective|optimizer|trick|finding|claim)s?")
+_DEMONSTRATIVE = re.compile(r"\b(?:this|these|those|such(?!\s+as\b)|the same)\s+[a-z][\w-]+|"
+                            r"\bthat\s+(?:[a-z][\w-]+\s+){0,2}" + _NOUNS + r"\b", re.I)
+# "it is possible to ...", "it was shown that ...": "it" points at nothing
+_EXPLETIVE = re.compile(r"\bit\s+(?:is|was|has\s+been|'s)\s+(?:[a-z]+\s+){0,2}(?:to|that|whether|how)\b", re.I)
+# "And on ImageNet?", "What about its speed?": continues the previous question
+_ELLIPSIS = re.compile(r"^\s*(?:and|also|what\s+about|how\s+about|same\s+for)\b", re.I)
+_EARLY_WORDS = 8  # a reference this close to the start is what the question is about
 _BOLD_TITLE = re.compile(r"\*\*(?:\[\d+\]\s*)?([^*]{8,300})\*\*|^\[\d+\]\s+(.+)$", re.M)
+
+
+MAX_TURNS = 12  # history kept for follow-ups (user and assistant turns)
+
+
+def clean_history(history: Sequence[dict[str, Any]] | None) -> list[dict[str, str]]:
+    """The last turns of a chat history that are well-formed {role: user|assistant, content: str}."""
+    out = []
+    for turn in history or []:
+        if isinstance(turn, dict) and turn.get("role") in ("user", "assistant") and isinstance(
+                turn.get("content"), str):
+            out.append({"role": turn["role"], "content": turn["content"]})
+    return out[-MAX_TURNS:]
+
+
+def parse_condensed(raw: str, max_chars: int) -> str | None:
+    """The standalone question in an LLM's reply to the condense prompt, or None when it is unusable."""
+    lines = [ln.strip() for ln in raw.strip().splitlines() if ln.strip()]
+    text = re.sub(r"^(standalone question|question)\s*:\s*", "", lines[0], flags=re.I).strip(" \"'“”") \
+        if lines else ""
+    return text if 3 < len(text) <= max_chars else None
 
 
 def names_in_turn(text: str, aliases: AliasIndex) -> list[str]:
@@ -55,18 +88,49 @@ def referents(history: Sequence[dict[str, str]], aliases: AliasIndex) -> list[st
     return []
 
 
+SHORT_QUESTION = 12  # words: in a question this short, a pronoun anywhere points back
+
+
+def _anaphor(question: str) -> re.Match[str] | None:
+    """The first pronoun that points at an earlier turn: near the start, or anywhere in a short question (in
+    "Which paper casts attention as GEMM and writes kernels for it?" the late "it" points inside the question)."""
+    short = len(question.split()) <= SHORT_QUESTION
+    for m in _ANAPHORA.finditer(question):
+        if m.group("single") and m.group(0).lower() == "it" and _EXPLETIVE.match(question, m.start()):
+            continue
+        if short or len(question[: m.start()].split()) < _EARLY_WORDS:
+            return m
+    return None
+
+
+def refers_back(question: str) -> str | None:
+    """The words by which `question` points at an earlier turn ("it", "that routing problem", "And ..."),
+    or None for a self-contained question."""
+    m = _anaphor(question) or _DEMONSTRATIVE.search(question) or _ELLIPSIS.match(question)
+    return m.group(0).strip() if m else None
+
+
+def dangling(question: str, history: Sequence[dict[str, str]] | None, aliases: AliasIndex) -> str | None:
+    """The reference ("it", "the second one") a question opens with when no earlier turn names a paper it could
+    mean, so the answer can say so instead of guessing; None otherwise."""
+    m = _anaphor(question)
+    if m is None or len(question[: m.start()].split()) > _EARLY_WORDS or aliases.find(question[: m.start()]):
+        return None
+    if history and referents(history, aliases):
+        return None
+    return m.group(0)
+
+
 def resolve(question: str, history: Sequence[dict[str, str]] | None, aliases: AliasIndex) -> str:
-    """A standalone version of `question` (unchanged when it needs no context)."""
-    if not history:
+    """A standalone version of `question`: unchanged when it does not refer back or nothing can be resolved."""
+    if not history or not refers_back(question):
         return question
     names = referents(history, aliases)
     if not names:
         return question
     own = aliases.find(question)
-    m = _ANAPHORA.search(question)
-    if m is None:
-        if own or (len(question.split()) > 12 and not _DEMONSTRATIVE.search(question)):
-            return question
+    m = _anaphor(question)
+    if m is None:  # a demonstrative or an ellipsis: the earlier papers are what it is about
         return f"{question.rstrip('?. ')} ({' and '.join(names[:2])})?"
     if m.group("first"):
         repl = names[0]

@@ -55,13 +55,20 @@ def max_answer_chars(settings: Settings) -> int:
 
 
 # --- calling, with bounded retries --------------------------------------------------------------------------
-def chat(llm: Any, messages: Sequence[Any], settings: Settings, *, sleep: Callable[[float], None] = time.sleep
-         ) -> str:
+def _messages(messages: Sequence[dict[str, str]]) -> list[Any]:
+    """Plain {role, content} dicts → llama-index ChatMessages (llama-index types stay in this module)."""
+    from llama_index.core.llms import ChatMessage
+
+    return [ChatMessage(role=m["role"], content=m["content"]) for m in messages]
+
+
+def chat(llm: Any, messages: Sequence[dict[str, str]], settings: Settings, *,
+         sleep: Callable[[float], None] = time.sleep) -> str:
     """The model's answer text. Raises the endpoint's error, or LLMError for an unusable answer (empty,
     refused, cut at the token limit, runaway length), after at most `llm_max_retries` retries."""
     for attempt in range(settings.llm_max_retries + 1):
         try:
-            resp = llm.chat(list(messages))
+            resp = llm.chat(_messages(messages))
         except Exception as e:
             wait = retry_wait(e, attempt, settings)
             if wait is None:
@@ -77,7 +84,7 @@ def chat(llm: Any, messages: Sequence[Any], settings: Settings, *, sleep: Callab
     raise AssertionError("unreachable")  # the last attempt either returns or raises
 
 
-def stream(llm: Any, messages: Sequence[Any], settings: Settings, *,
+def stream(llm: Any, messages: Sequence[dict[str, str]], settings: Settings, *,
            sleep: Callable[[float], None] = time.sleep) -> Iterator[str]:
     """Text pieces as the model produces them. A request that fails before its first piece is retried like
     `chat`; once text has been yielded a failure is raised (the caller falls back). A stream that ends
@@ -89,7 +96,7 @@ def stream(llm: Any, messages: Sequence[Any], settings: Settings, *,
         finish = refusal = None
         openai_shaped = False
         try:
-            for chunk in llm.stream_chat(list(messages)):
+            for chunk in llm.stream_chat(_messages(messages)):
                 choice = _choice(getattr(chunk, "raw", None))
                 openai_shaped = openai_shaped or hasattr(getattr(chunk, "raw", None), "choices")
                 finish = _get(choice, "finish_reason") or finish

@@ -3,6 +3,7 @@ template whose variables differ from the default's, so a typo cannot silently dr
 
 from __future__ import annotations
 
+import re
 import string
 
 SYSTEM_PROMPT = """You answer questions about a collection of research-paper abstracts.
@@ -44,6 +45,28 @@ Follow-up question: {question}
 Standalone question:"""
 
 NOT_COVERED_MARKER = "NOT COVERED"
+
+
+def as_data(text: str) -> str:
+    """A title or abstract as one line whose bracketed numbers cannot pass for the prompt's source numbers
+    ("[2]" → "(2)"), so a planted text cannot forge a source block or a citation."""
+    return " ".join(re.sub(r"\[(\s*\d[\d\s,–-]*)\]", r"(\1)", text).split())
+
+
+def source_block(n: int, title: str, abstract: str) -> str:
+    """Source n as the prompt shows it."""
+    return f"[{n}] {as_data(title)} — {as_data(abstract)}"
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.sub(r"[*_`>#\"“”]", "", text).lower().split())
+
+
+def leaks_instructions(text: str) -> bool:
+    """Does a model's answer repeat its system prompt (a sign it obeyed instructions planted in a source)?"""
+    rules = [_norm(ln.strip().lstrip("- ")) for ln in SYSTEM_PROMPT.splitlines() if len(ln.strip()) > 30]
+    low = _norm(text)
+    return any(r[:50] in low for r in rules)
 
 DEFAULTS = {"answer": ANSWER_PROMPT, "compare": COMPARE_PROMPT, "condense": CONDENSE_PROMPT}
 

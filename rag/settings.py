@@ -71,6 +71,20 @@ class Settings(BaseSettings):
                                     "(cosine similarity + 0.5 × IDF-weighted share of question words the paper "
                                     "contains) of the best source is below this. Tuned on eval/questions.jsonl: "
                                     "9/12 unanswerable abstain, 0 answerable do.")
+    evidence_top: int = Field(3, description="Abstention: how many of the best papers the evidence score looks at.")
+    evidence_coverage_weight: float = Field(0.5, description="Abstention: weight of the IDF-weighted term coverage "
+                                            "next to the cosine similarity in the evidence score.")
+    min_coverage: float = Field(0.35, description="A paper is evidence for a question when it contains the "
+                                "question's names and at least this share of its content terms, weighted by their "
+                                "rarity in the collection (IDF). Chosen on the dev half of eval/questions.jsonl.")
+    topic_min_coverage: float = Field(0.4, description="The same share for a paper listed under a topic question "
+                                      "(\"Which papers study X?\"): papers below it are not about the topic.")
+    central_sentences: int = Field(2, description="A name a question is about (\"How was GPT-4 trained?\") is "
+                                   "central to a paper when it is the paper's own name, in its title, or in this many "
+                                   "opening sentences of its abstract.")
+    partial_min_coverage: float = Field(0.5, description="A comparison with a side the collection lacks is answered "
+                                        "for the other sides only when each of them is named or has at least this "
+                                        "term coverage; else it is not covered.")
     extractive_sentences: int = Field(3, description="Sentences quoted per paper in extractive answers.")
     support_threshold: float = Field(0.35, description="LLM mode: a cited sentence whose best lexical/embedding "
                                      "support in its cited passage is below this is marked unsupported.")

@@ -74,11 +74,11 @@ class HashEmbedder:
 
 def engine_like(engine, **overrides):
     """An Engine on the session corpus index with other settings (an LLM endpoint, a key, ...). It shares the
-    session engine's store, embedder and retriever: one index lock per process, no second load."""
+    session engine's store, embedder and searcher: one index lock per process, no second load."""
     from rag.engine import Engine
 
     e = Engine(make_settings(engine.settings.index_dir, **overrides), embedder=engine.embedder, auto_ingest=False)
-    e._store, e._retriever = engine.store(), engine.retriever
+    e._store, e._searcher = engine.store(), engine.searcher
     return e
 
 

@@ -9,7 +9,6 @@ import re
 
 import pytest
 
-from rag.answer import _abstract
 from rag.errors import InputError
 from rag.types import Answer
 from tests.conftest import ROOT
@@ -18,7 +17,7 @@ RESMLP = "ResMLP: Feedforward networks for image classification with data-effici
 RAFTMLP = "RaftMLP: How Much Can Be Done Without Attention and with Less Spatial Locality?"
 TABLE_HEADER = "| Paper | Problem | Approach | Key result |"
 ANSWER_KEYS = ["question", "answer", "citations", "sources", "abstained", "mode", "standalone_question", "notice",
-               "unsupported", "model"]
+               "unsupported", "model", "reason", "missing"]
 
 
 def questions() -> list[dict]:
@@ -87,7 +86,7 @@ def test_answer_to_dict_is_the_documented_shape(engine):
 
 
 @pytest.mark.parametrize("bad,message", [("", "the question is empty"), ("   \n\t", "the question is empty"),
-                                         ("x" * 2001, "the limit is 2000")])
+                                         ("x" * 2001, "the limit is 2,000")])
 def test_bad_questions_are_refused_with_a_clear_message(engine, bad, message):
     with pytest.raises(InputError, match=message):
         engine.ask(bad)
@@ -109,7 +108,7 @@ def test_every_citation_on_the_question_set_is_valid(engine):
             src = ans.sources[c.n - 1] if 0 < c.n <= len(ans.sources) else None
             if src is None or (src.title, src.paper_id) != (c.title, c.paper_id):
                 problems.append(f"{q['id']}: [{c.n}] {c.title!r} is not source {c.n}")
-            elif c.quote.rstrip("…").strip() not in " ".join(_abstract(engine, src).split()):
+            elif c.quote.rstrip("…").strip() not in " ".join(src.paper.abstract.split()):
                 problems.append(f"{q['id']}: [{c.n}] quote not in the abstract: {c.quote[:80]!r}")
         answered += not ans.abstained
     assert problems == []
@@ -126,4 +125,4 @@ def test_follow_ups_resolve_to_standalone_questions(engine, qid, expected):
     from rag.followup import resolve
 
     q = next(q for q in questions() if q["id"] == qid)
-    assert resolve(q["question"], q["history"], engine.retriever.aliases) == expected
+    assert resolve(q["question"], q["history"], engine.searcher.state.names) == expected

@@ -197,14 +197,14 @@ def test_10000_character_query_returns_hits_with_a_truncation_notice(engine, tit
     assert_well_formed(hits, 5, set(titles))
     assert len(hits) == 5
     assert hits[0].title == SSVI
-    result = engine.retriever.search_with_plan(query, 5)  # the notice is only exposed on the plan level
+    result = engine.searcher.search_with_plan(query, 5)  # the notice is only exposed on the plan level
     limit = engine.settings.max_query_chars
     assert result.notice is not None and f"only the first {limit} were used" in result.notice
     assert titles_of(result.hits) == titles_of(hits)
 
 
 def test_short_query_has_no_notice(engine):
-    assert engine.retriever.search_with_plan("GCNet", 5).notice is None
+    assert engine.searcher.search_with_plan("GCNet", 5).notice is None
 
 
 @pytest.mark.parametrize("query", ["@#$%^&*", "机器学习的注意力机制", "apprentissage par renforcement",

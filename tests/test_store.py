@@ -45,7 +45,7 @@ def test_abstract_edited_in_place_is_seen_without_restart(small_engine):
     write(src, NEW)
     report = ingest(settings, [src], progress=False, embedder=eng.embedder)  # another writer, same chunk count
     assert (report.updated, report.chunks_written) == (1, 1)
-    assert eng.store().count() == eng.retriever.count  # the count alone would not reveal the change
+    assert eng.store().count() == eng.searcher.state.count  # the count alone would not reveal the change
     assert eng.store().generation() == gen + 1
     after = eng.search("protein folding diffusion", k=1)[0]
     assert after.title == P1 and "cryo-electron" in after.text and "greedy" not in after.text
@@ -75,7 +75,7 @@ class FlakyCollection:
 @pytest.mark.parametrize("failures", [1, 2])
 def test_chroma_query_failure_is_retried_once_then_a_store_error(small_engine, failures, monkeypatch):
     eng, _, _ = small_engine
-    eng.search("graph colouring", k=1)  # load the retriever
+    eng.search("graph colouring", k=1)  # load the searcher
     store = eng.store()
     flaky = FlakyCollection(store._col(), failures)
     reopened = []
@@ -102,32 +102,32 @@ def test_chroma_query_failure_is_retried_once_then_a_store_error(small_engine, f
 def test_retrieval_snapshot_is_reused_by_a_new_engine_and_never_when_stale(small_engine, caplog):
     eng, settings, src = small_engine
     first = [h.to_dict() for h in eng.search("graph colouring", k=2)]
-    assert eng.retriever.loaded_from_snapshot is False  # built, then saved
+    assert eng.searcher.loaded_from_snapshot is False  # built, then saved
     snapshots = list((settings.index_dir / "snapshots").glob("*.pkl"))
     assert len(snapshots) == 1
     eng.close()
     again = Engine(settings, auto_ingest=False)
     assert [h.to_dict() for h in again.search("graph colouring", k=2)] == first
-    assert again.retriever.loaded_from_snapshot is True
+    assert again.searcher.loaded_from_snapshot is True
     again.close()
 
     snapshots[0].write_bytes(b"not a pickle")  # a damaged file is rebuilt, with a warning
     damaged = Engine(settings, auto_ingest=False)
     assert [h.to_dict() for h in damaged.search("graph colouring", k=2)] == first
-    assert damaged.retriever.loaded_from_snapshot is False and "ignoring the retrieval snapshot" in caplog.text
+    assert damaged.searcher.loaded_from_snapshot is False and "ignoring the retrieval snapshot" in caplog.text
     damaged.close()
 
     write(src, NEW)  # a changed collection (same chunk count) never reuses the old snapshot
     ingest(settings, [src], progress=False)
     changed = Engine(settings, auto_ingest=False)
     assert "cryo-electron" in changed.search("protein folding", k=1)[0].text
-    assert changed.retriever.loaded_from_snapshot is False
+    assert changed.searcher.loaded_from_snapshot is False
     changed.close()
 
     ingest(settings, [src], rebuild=True, progress=False)  # a rebuilt collection has a new id
     rebuilt = Engine(settings, auto_ingest=False)
     assert rebuilt.search("protein folding", k=1)[0].title == P1
-    assert rebuilt.retriever.loaded_from_snapshot is False
+    assert rebuilt.searcher.loaded_from_snapshot is False
     rebuilt.close()
     remaining = list((settings.index_dir / "snapshots").glob("*.pkl"))  # the old collection's one is gone
     assert len(remaining) == 1 and remaining[0] != snapshots[0]
@@ -141,16 +141,16 @@ def test_server_mode_reloads_in_the_background_while_searches_go_on(chroma_serve
     ingest(settings, [src], progress=False)
     eng = Engine(settings, auto_ingest=False)
     try:
-        r = eng.retriever
+        r = eng.searcher
         assert "greedy policy" in eng.search("graph colouring", k=1)[0].text
         write(src, NEW)
         ingest(settings, [src], progress=False, embedder=eng.embedder)
-        old_generation = r.generation
+        old_generation = r.state.generation
         r.refresh_if_changed()  # sees the change, starts a reload and returns at once
         reloader = r._reloader
         assert reloader is not None and reloader.name == "rag-retriever-reload"
         reloader.join(60)
-        assert r.generation == old_generation + 1
+        assert r.state.generation == old_generation + 1
         assert "cryo-electron" in eng.search("protein folding", k=1)[0].text
     finally:
         eng.close()

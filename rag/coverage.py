@@ -1,0 +1,251 @@
+"""Does the collection cover a question? Checked against what the question is about (its `Focus`), paper by
+paper, not as one similarity score:
+
+- every name the question mentions must be in the evidence paper; a name no abstract contains makes the answer
+  "not covered" ("No abstract in the collection mentions AlphaFold.");
+- a name the question is about ("How was GPT-4 trained?") must be central to the paper (its own name, in its
+  title, or mentioned more than once), and "which paper introduced X?" needs X to be a paper's own name;
+- the paper must contain enough of the question's content terms, weighted by how rare they are in the
+  collection (rare terms carry the topic).
+
+Topic questions keep only papers that pass; comparisons are checked side by side, so a side with no paper is
+named while the other sides are answered. The result says why in words."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .focus import Focus, focus_of
+from .index_state import IndexState
+from .plan import QueryPlan
+from .settings import Settings
+from .text import content_terms, name_tokens, split_sentences, terms
+from .text import words as words_of
+from .types import Hit
+
+MAX_LISTED = 3  # papers named in a reason ("mentioned in passing in A, B and C")
+
+
+@dataclass(frozen=True)
+class Coverage:
+    covered: bool  # the answer may use `evidence`
+    evidence: list[Hit]  # the hits that pass, best first (for a comparison: one per covered side)
+    reason: str | None = None  # why the question is not (or only partly) covered, in words
+    missing: list[str] = field(default_factory=list)  # names / sides / terms the evidence lacks
+    partial: bool = False  # covered in part (a comparison side without a paper)
+
+
+def _contains(haystack: list[str], needle: list[str]) -> int:
+    """How many times the token sequence `needle` occurs in `haystack` (also written as one token: "gpt4")."""
+    if not needle:
+        return 0
+    n = len(needle)
+    count = sum(1 for i in range(len(haystack) - n + 1) if haystack[i:i + n] == needle)
+    if n > 1:
+        count += haystack.count("".join(needle))
+    return count
+
+
+class Judge:
+    """Coverage checks for one question against one index state (caches per-paper tokens and terms)."""
+
+    def __init__(self, state: IndexState, settings: Settings):
+        self.state = state
+        self.settings = settings
+        self._tokens: dict[str, list[str]] = {}
+        self._terms: dict[str, set[str]] = {}
+        self._n = state.n_papers + 1
+
+    def idf(self, term: str) -> float:
+        return math.log(self._n / (self.state.doc_freq.get(term, 0) + 0.5))
+
+    def paper_tokens(self, h: Hit) -> list[str]:
+        if h.paper_id not in self._tokens:
+            self._tokens[h.paper_id] = name_tokens(h.title + " . " + (h.paper.abstract if h.paper else h.text))
+        return self._tokens[h.paper_id]
+
+    def paper_terms(self, h: Hit) -> set[str]:
+        if h.paper_id not in self._terms:
+            self._terms[h.paper_id] = content_terms(h.title + " " + (h.paper.abstract if h.paper else h.text))
+        return self._terms[h.paper_id]
+
+    # --- names ----------------------------------------------------------------------------------------------
+    def mentions(self, h: Hit, name: str) -> int:
+        return _contains(self.paper_tokens(h), name_tokens(name))
+
+    def own_name(self, h: Hit, name: str) -> bool:
+        """`name` is (the start of) one of the paper's own names: "NASNet" for "NASNet architecture"."""
+        want = name_tokens(name)
+        own = [h.named_as] if h.named_as else []
+        return any(name_tokens(a)[: len(want)] == want for a in [*own, *self.state.names.names.get(h.paper_id, ())])
+
+    def central(self, h: Hit, name: str) -> bool:
+        """The paper is about `name`: its own name, in its title, or named in the opening sentences of its
+        abstract (a paper that only compares with GPT-4 names it later, often several times)."""
+        if self.titled(h, name):
+            return True
+        opening = " ".join(split_sentences(h.paper.abstract if h.paper else h.text)[: self.settings.central_sentences])
+        return _contains(name_tokens(opening), name_tokens(name)) > 0
+
+    def papers_mentioning(self, name: str) -> list[str]:
+        """Ids of the papers whose title or abstract contains `name`, over the whole collection (BM25's postings
+        narrow the candidates; the token sequence is then checked)."""
+        state = self.state
+        want = name_tokens(name)
+        if state.bm25 is None or not want:
+            return []
+        rows: set[int] | None = None
+        for t in set(terms(name)):
+            found = set(np.flatnonzero(state.bm25.get_scores([t]) > 0).tolist())
+            rows = found if rows is None else rows & found
+        if rows is None:  # a name of stopwords and single characters only: look in every paper
+            candidates = set(state.papers)
+        else:
+            candidates = {state.chunk_paper[r] for r in rows}
+        out = []
+        for pid in sorted(candidates):
+            p = state.papers.get(pid)
+            if p is not None and _contains(name_tokens(p.title + " . " + p.abstract), want):
+                out.append(pid)
+        return out
+
+    def titled(self, h: Hit, name: str) -> bool:
+        """`name` is the paper's own name or part of its title."""
+        return self.own_name(h, name) or _contains(name_tokens(h.title), name_tokens(name)) > 0
+
+    def name_problem(self, h: Hit, focus: Focus, required: Sequence[str], strict: bool = False) -> str | None:
+        """The first required name this paper fails, or None. A required name must be in the paper (`strict`, for a
+        compared side or "which paper introduced X?": its own name or in its title); and a question about a name
+        ("How was GPT-4 trained?") needs a paper for which one of the question's names is central."""
+        for name in required:
+            if strict or focus.origin:
+                ok = self.titled(h, name)
+            else:
+                ok = self.mentions(h, name) > 0 or self.own_name(h, name)
+            if not ok:
+                return name
+        if focus.subjects and not strict and not focus.origin and not any(self.central(h, n) for n in focus.names):
+            return focus.subjects[0]
+        return None
+
+    # --- terms ----------------------------------------------------------------------------------------------
+    def term_coverage(self, h: Hit, wanted: set[str]) -> float:
+        total = sum(self.idf(t) for t in wanted)
+        if total <= 0:
+            return 1.0
+        return sum(self.idf(t) for t in wanted & self.paper_terms(h)) / total
+
+    def passes(self, h: Hit, focus: Focus, wanted: set[str], required: Sequence[str], min_coverage: float,
+               strict: bool = False) -> bool:
+        """Names as required, and enough of the terms."""
+        return self.name_problem(h, focus, required, strict) is None and (
+            h.named_as is not None or self.term_coverage(h, wanted) >= min_coverage)
+
+    def unknown_terms(self, text: str) -> list[str]:
+        """Words of `text` that no paper of the collection uses."""
+        return [w for w in dict.fromkeys(words_of(text)) if all(self.state.doc_freq.get(t, 0) == 0
+                                                                for t in content_terms(w)) and content_terms(w)]
+
+    # --- reasons --------------------------------------------------------------------------------------------
+    def name_reason(self, name: str, focus: Focus) -> str:
+        pids = self.papers_mentioning(name)
+        if not pids:
+            return f"No abstract in the collection mentions {name}."
+        titles = [self.state.papers[p].title for p in pids[:MAX_LISTED]]
+        listed = "; ".join(f"“{t}”" for t in titles) + (f" and {len(pids) - MAX_LISTED} more"
+                                                        if len(pids) > MAX_LISTED else "")
+        n = f"{len(pids)} abstract{'s' if len(pids) != 1 else ''}"
+        if focus.origin:
+            return f"No paper in the collection introduces {name}; it is only mentioned in {n} ({listed})."
+        return f"No paper in the collection is about {name}; it is only mentioned in passing in {n} ({listed})."
+
+    def terms_reason(self, question: str, wanted: set[str], hits: Sequence[Hit]) -> tuple[str, list[str]]:
+        have = set().union(*(self.paper_terms(h) for h in hits[:3])) if hits else set()
+        missing = sorted(wanted - have, key=lambda t: -self.idf(t))[:4]
+        words = [w for w in dict.fromkeys(question.replace("?", " ").split())
+                 if content_terms(w) and next(iter(content_terms(w))) in missing]
+        if words:
+            listed = ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else words[0]
+            return f"None of the closest abstracts discusses {listed} together with the rest of the question.", words
+        return "None of the indexed abstracts answers this question.", []
+
+
+_HEAD_END = re.compile(r",|\(|;|\s(?:where|which|that|i\.e\.|e\.g\.|such\s+as|like|including|for\s+example)\s",
+                       re.I)
+
+
+def topic_head(topic: str) -> str:
+    """What a topic is, before its elaboration: "grokking, where generalization arrives late" → "grokking"."""
+    m = _HEAD_END.search(topic)
+    return topic[: m.start()] if m else topic
+
+
+def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit], settings: Settings,
+           focus: Focus | None = None) -> Coverage:
+    """Which of `hits` are evidence for `question`, and if none (or not all sides) are, why."""
+    judge = Judge(state, settings)
+    focus = focus or focus_of(plan.topic or question)
+    if not hits:
+        return Coverage(False, [], "No paper in the collection matches this question.")
+    if plan.kind == "comparative" and plan.sides:
+        return _comparison(judge, focus, plan, hits, settings)
+    wanted = set(focus.terms)
+    # What the question is about must exist in the collection: a topic's head ("knowledge graph embeddings") or
+    # the subject of "How does speculative decoding ...". A word no abstract uses means no paper is about it.
+    about = topic_head(plan.topic) if plan.kind == "topic" and plan.topic else focus.subject_phrase
+    unknown = judge.unknown_terms(about) if about else []
+    if unknown:
+        listed = " or ".join(f"“{w}”" for w in unknown[:3])
+        return Coverage(False, [], f"No abstract in the collection mentions {listed}.", unknown[:3])
+    min_cov = settings.topic_min_coverage if plan.kind == "topic" else settings.min_coverage
+    pool = hits if plan.kind == "topic" else hits[: settings.evidence_top]
+    # Names the evidence must have: what the question is about, and the names of a topic itself ("papers that use
+    # BERT"). Other names are details of a description ("... rumours on Twitter"): they count as rare terms.
+    head = topic_head(plan.topic) if plan.kind == "topic" and plan.topic else ""
+    required = list(dict.fromkeys([*focus.subjects, *focus.quoted, *(n for n in focus.names if head and n in head)]))
+    evidence = [h for h in pool if judge.passes(h, focus, wanted, required, min_cov)]
+    if evidence:
+        return Coverage(True, evidence)
+    # Why not: a name first (the clearest reason), else the topic's rare terms.
+    for name in required:
+        if all(judge.name_problem(h, focus, [name]) == name for h in pool):
+            return Coverage(False, [], judge.name_reason(name, focus), [name])
+    reason, missing = judge.terms_reason(plan.topic or question, wanted, pool)
+    return Coverage(False, [], reason, missing)
+
+
+def _comparison(judge: Judge, focus: Focus, plan: QueryPlan, hits: Sequence[Hit], settings: Settings) -> Coverage:
+    """Each side must have its own paper: the side's hit must contain the side's names (as subjects) and enough
+    of the side's terms."""
+    evidence: list[Hit] = []
+    missing: list[str] = []
+    reasons: list[str] = []
+    for side in plan.sides:
+        side_hits = [h for h in hits if h.side == side.label]
+        side_focus = focus_of(side.label, mid_sentence=True)
+        names = list(side_focus.names)
+        wanted = set(side_focus.terms)
+        ok = [h for h in side_hits if judge.passes(h, side_focus, wanted, names, settings.min_coverage, strict=True)]
+        if ok:
+            evidence.append(ok[0])
+            continue
+        missing.append(side.label)
+        named = next((n for n in names if all(judge.name_problem(h, side_focus, [n], strict=True)
+                                              for h in side_hits)), None)
+        reasons.append(judge.name_reason(named, side_focus) if named else
+                       f"No paper in the collection matches “{side.label}”.")
+    if not missing:
+        return Coverage(True, evidence)
+    # Half a comparison is worth answering only when the sides found are clearly there (named, or well covered).
+    strong = [h for h in evidence if h.named_as is not None or judge.term_coverage(
+        h, set(focus_of(h.side or "", mid_sentence=True).terms)) >= settings.partial_min_coverage]
+    if len(strong) < len(evidence) or not evidence:
+        return Coverage(False, [], " ".join(reasons), missing)
+    answered = ", ".join(f"“{h.side}”" for h in evidence)
+    return Coverage(True, evidence, f"Only part of the comparison is covered: {' '.join(reasons)} "
+                    f"The answer covers {answered} only.", missing, partial=True)

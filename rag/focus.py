@@ -1,0 +1,94 @@
+"""What a question is about, read from its words alone (pure): the names it mentions ("AlphaFold", "GPT-4",
+"Stable Diffusion", a quoted title), which of them are its subject ("How was GPT-4 trained?"), whether it asks
+for the paper that introduced something, whether it asks for a specific fact (a dataset, a number), and its
+content terms. `coverage` checks these against the evidence."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .text import content_terms, find_names, quoted_names
+
+# Names after these are examples ("such as Informer or PatchTST"): not required of the evidence.
+_EXAMPLES = re.compile(r"\b(?:e\.g\.|i\.e\.|for\s+example|for\s+instance|such\s+as|like|including)\s", re.I)
+_CLAUSE_END = re.compile(r"[;?!)]|,\s+(?:and|but|or)\s|\s(?:and|or)\s+(?:how|what|which|why|does|do|is|are)\b", re.I)
+# Asks for the paper that introduced something: then that thing must be a paper's own name or in its title.
+_ORIGIN = re.compile(r"\b(?:introduc|propos|invent|originat|first (?:describ|present|propos|introduc)|"
+                     r"coin)\w*\b", re.I)
+_SUBJECT_PREFIX = re.compile(
+    r"^\s*(?:(?:what|who)\s+(?:is|are|was|were|does|do|did)|how\s+(?:does|do|did|is|are|was|were|can|could|would|has|have)|"
+    r"(?:what|which|how\s+many|how\s+much)(?:\s+[\w-]+){1,3}\s+(?:does|do|did|is|are|was|were|has|have)|"
+    r"(?:tell\s+me\s+about|explain|describe|summari[sz]e)|"
+    r"(?:which|what)\s+(?:paper|work|study|article)\s+(?:first\s+)?(?:introduced|proposed|presented|invented))"
+    r"\s+(?:(?:the|an?|original|first|new|proposed)\s+)*", re.I)
+# The end of a subject phrase: the verb or preposition after it ("speculative decoding | with a draft model").
+_SUBJECT_END = re.compile(r"\s(?:does|do|did|is|are|was|were|can|could|would|has|have|with|in|on|for|to|from|by|"
+                          r"of|and|or|that|which|when|where|after|before|compared?|work|achieve|reach|report|use|"
+                          r"perform|train|speed|improve|handle)\b|[,?;:(]", re.I)
+FACT_CUES = {
+    "dataset": re.compile(r"\b(?:which|what)\s+(?:\w+\s+){0,2}(?:datasets?|benchmarks?|corpus|corpora|data)\b", re.I),
+    "number": re.compile(r"\b(?:how\s+(?:many|much|fast|large|big|small|long)|what\s+(?:\w+\s+){0,2}"
+                         r"(?:accuracy|score|bleu|map|f1|auc|error|speed-?up|size|percentage|rate|number|dice|"
+                         r"perplexity|throughput|latency)|by\s+how\s+much|top-?1)\b", re.I),
+}
+
+
+@dataclass(frozen=True)
+class Focus:
+    names: tuple[str, ...]  # as written in the question, in order; examples ("such as X") left out
+    subjects: tuple[str, ...]  # the names the question is about (not details of a description)
+    quoted: tuple[str, ...]  # quoted titles and phrases: the evidence must contain them
+    subject_phrase: str | None  # the words the question is about, when it opens with "How does ...", "What is ..."
+    terms: frozenset[str]  # content terms (stems) of the question, names' terms included
+    origin: bool  # "which paper introduced X?": X must be a paper's own name or in its title
+    fact: str | None  # "dataset" | "number" when the question asks for one specific fact
+
+
+def examples(question: str, names: list[str]) -> set[str]:
+    """The names given as examples ("such as X or Y", "e.g. X"), up to the end of that clause."""
+    out: set[str] = set()
+    for m in _EXAMPLES.finditer(question):
+        end = _CLAUSE_END.search(question, m.end())
+        span = question[m.end(): end.start() if end else len(question)]
+        out.update(n for n in names if n in span)
+    return out
+
+
+def subject_phrase(question: str) -> str | None:
+    """The words right after an opening like "How does", "What accuracy does", "Tell me about": what the
+    question is about ("speculative decoding", "the LAMB optimizer"), or None."""
+    m = _SUBJECT_PREFIX.match(question)
+    if not m:
+        return None
+    rest = question[m.end():]
+    end = _SUBJECT_END.search(rest)
+    phrase = rest[: end.start()] if end else rest
+    return phrase.strip() or None
+
+
+def subjects(question: str, names: list[str]) -> list[str]:
+    """The name that opens the subject phrase (the question is about it), unless it only modifies the phrase
+    ("ColBERT-style search" is about a kind of search)."""
+    phrase = subject_phrase(question)
+    if not phrase:
+        return []
+    head = phrase.split()[0]
+    if re.search(r"-[a-z]+$", head.replace("'s", "")):  # "ColBERT-style", "BERT-based"
+        return []
+    return [n for n in names if phrase.startswith(n) or phrase.lower().startswith(n.lower())][:1]
+
+
+def focus_of(question: str, mid_sentence: bool = False) -> Focus:
+    """`mid_sentence`: `question` is a part of one (a compared side), so a capitalised first word is a name."""
+    found = find_names(question, mid_sentence)
+    given = examples(question, found)
+    names = [n for n in found if n not in given]
+    origin = bool(_ORIGIN.search(question))
+    subj = subjects(question, names)
+    if origin:
+        subj = names[:1] if not subj else subj
+    fact = next((kind for kind, cue in FACT_CUES.items() if cue.search(question)), None)
+    quoted = tuple(n for n in quoted_names(question) if n in names)
+    return Focus(tuple(names), tuple(subj), quoted, subject_phrase(question), frozenset(content_terms(question)),
+                 origin, fact)

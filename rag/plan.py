@@ -1,0 +1,107 @@
+"""Question → plan: what kind of question it is (lookup, comparison with its sides, topic) and which papers it
+names. Pure: the only collaborator is the name index, passed in. Tested with tables of questions → plans."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .aliases import AliasIndex, AliasMatch
+
+_TOPIC = re.compile(
+    r"^\s*(?:(?:which|what)\s+(?:other\s+)?(?:papers|works|studies|articles|publications)|list\s+(?:all\s+)?"
+    r"(?:the\s+)?papers|(?:are\s+there\s+|find\s+|show\s+(?:me\s+)?)(?:any\s+)?papers|papers|"
+    # "What does the collection say about X?": everything the collection has on X
+    r"what\s+does\s+the\s+collection\s+(?:say|report|contain|have|tell\s+us)(?=\s+(?:about|on)\b))\b"
+    r"(?:\s+in\s+the\s+collection)?\s*(?:(?:that|which)\s+)?"
+    r"(?:study|studies|address|addresses|are\s+about|discuss|investigate|tackle|propose|use|apply|deal\s+with|"
+    r"focus\s+on|work\s+on|look\s+at|on|about|concern|cover|mention|consider|explore|examine|analy[sz]e)?\s*",
+    re.I)
+_COMPARE_CUES = re.compile(
+    r"\b(compare|compared|comparison|contrast|differ|differs|difference|differences|vs\.?|versus|"
+    r"build(?:s)?\s+on|relate(?:s)?\s+to|how\s+does\s+each|both)\b", re.I)
+_EXPLICIT_COMPARE = re.compile(r"\b(compare|contrast|differ|differs|versus|vs\.?)\b", re.I)
+# Ordered from most to least specific; each captures the two sides.
+_SPLITTERS = [
+    re.compile(r"^(?P<a>.+?)\s+(?:vs\.?|versus)\s+(?P<b>.+)$", re.I),
+    re.compile(r"(?:differences?|distinction)\s+between\s+(?P<a>.+?)\s+and\s+(?P<b>.+)$", re.I),
+    # "How do A and B compare (on X)?": X is what they are compared on, not a side
+    re.compile(r"how\s+(?:does|do|did)\s+(?P<a>.+?)\s+and\s+(?P<b>.+?)\s+(?:compare|differ|relate|each|both)\b", re.I),
+    re.compile(r"(?:compare|contrast)\s+(?!(?:with|to|against|as|on|in)\b)(?P<a>.+?)\s+(?:with|to|and|against)\s+(?P<b>.+)$",
+               re.I),
+    re.compile(r"how\s+(?:does|do|did)\s+(?P<a>.+?)\s+(?:differ\s+from|build\s+(?:on|upon)|improve\s+(?:on|upon|over)|"
+               r"relate\s+to|compare\s+(?:to|with))\s+(?P<b>.+)$", re.I),
+    re.compile(r"^(?P<a>.+?)\s+and\s+(?P<b>.+?)\s*:\s*.+$", re.I),
+    re.compile(r"^(?P<a>.+?)\s+(?:compared\s+(?:to|with))\s+(?P<b>.+)$", re.I),
+]
+_SIDE_TRIM = re.compile(r"^(?:the\s+|a\s+|an\s+|paper\s+on\s+|papers?\s+|approach\s+of\s+)+|"
+                        # the rest of the question after a side: "SEGNO: how do these two ...", "X, and why"
+                        r"\s*[:;,—–]\s*(?:and\s+|but\s+)?(?:how|what|which|why|where|when|who|do|does|did|is|are|"
+                        r"can|in\s+what)\b.*$|"
+                        r"[\s?.!:;,]+$|\s+(?:in\s+terms\s+of|regarding|with\s+respect\s+to|in\s+the\s+way|in\s+how|"
+                        r"as\s+(?:ways?|approaches|methods|means|techniques|tools))\s+.*$", re.I)
+MAX_SIDE_WORDS = 10  # a side names or describes one paper; longer "sides" are clauses of a lookup question
+_LIST_SPLIT = re.compile(r",\s*(?:and\s+)?|\s+and\s+|\s+(?:vs\.?|versus)\s+", re.I)
+_CHAIN_SPLIT = re.compile(r"\s+(?:vs\.?|versus)\s+", re.I)
+# A list item that is a clause about the item before it ("the Lion optimizer, discovered by program search").
+_CLAUSE_ITEM = re.compile(r"^(?:[a-z]+ed|[a-z]+ing|which|that|who|where|when|by|with|from|using|as)\b")
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a comparison: its label as the question wrote it and the papers that label names."""
+
+    label: str
+    named: tuple[AliasMatch, ...] = ()
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    kind: str  # "lookup" | "comparative" | "topic"
+    query: str
+    topic: str | None = None  # topic questions: what the papers should be about
+    sides: tuple[Side, ...] = ()  # comparisons: one per compared paper
+    named: tuple[AliasMatch, ...] = ()  # papers the whole question names
+
+
+def plan_query(query: str, names: AliasIndex) -> QueryPlan:
+    """What kind of question `query` is. `names` finds the papers a text names."""
+    named = tuple(names.find(query))
+    m = _TOPIC.match(query)
+    if m and m.end() < len(query) and not _EXPLICIT_COMPARE.search(query):
+        topic = _SIDE_TRIM.sub("", query[m.end():]).strip()
+        if topic:
+            return QueryPlan("topic", query, topic=topic, named=named)
+    distinct = list(dict.fromkeys(n.paper_id for n in named))
+    if _COMPARE_CUES.search(query) or (len(distinct) >= 2 and re.search(r"\band\b", query, re.I)):
+        labels = split_sides(query)
+        if len(labels) >= 2:
+            return QueryPlan("comparative", query, sides=tuple(Side(x, tuple(names.find(x))) for x in labels),
+                             named=named)
+        if len(distinct) >= 2:  # the sides come from the names alone: "ResMLP and RaftMLP: ..."
+            first = {pid: next(n for n in named if n.paper_id == pid) for pid in distinct}
+            return QueryPlan("comparative", query, sides=tuple(Side(n.alias, (n,)) for n in first.values()),
+                             named=named)
+    return QueryPlan("lookup", query, named=named)
+
+
+def split_sides(query: str) -> list[str]:
+    """The compared items of a comparison question ("A vs B", "compare A with B", "A, B and C"), or []."""
+    q = query.strip().rstrip("?.! ")
+    q = re.sub(r"^(?:please\s+|can\s+you\s+|could\s+you\s+)", "", q, flags=re.I)
+    for pat in _SPLITTERS:
+        m = pat.search(q)
+        if m:
+            sides = []
+            for part in (_SIDE_TRIM.sub("", m.group("a")).strip(), _SIDE_TRIM.sub("", m.group("b")).strip()):
+                # "A, B and C" or "A vs B vs C" on either side → one side per item
+                split = _LIST_SPLIT if "," in part else _CHAIN_SPLIT
+                items = [x for x in split.split(part) if x.strip()]
+                sides += [_SIDE_TRIM.sub("", x).strip(" '\"‘’“”") for i, x in enumerate(items)
+                          if i == 0 or not _CLAUSE_ITEM.match(x.strip())]
+            sides = [re.sub(r"^(?:how\s+does\s+|what\s+is\s+|is\s+)", "", s, flags=re.I) for s in sides]
+            sides = [s for s in sides if len(s) >= 2]
+            if any(len(s.split()) > MAX_SIDE_WORDS for s in sides):
+                continue  # a clause, not a paper: "... to compare problem difficulty, e.g. pendulum vs. MNIST"
+            return sides
+    return []

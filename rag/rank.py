@@ -1,0 +1,120 @@
+"""Ranking as pure functions over one `IndexState` and the raw scores of one query: fusion of the dense and BM25
+rankings, one hit per paper, the boost for a paper the query names, topic selection and comparison assembly.
+Nothing here does I/O, so each step is tested directly with small hand-made inputs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from .aliases import AliasMatch
+from .index_state import IndexState
+from .plan import Side
+from .settings import Settings
+from .types import Hit
+
+MAX_SIDES = 6  # "compare A, B, C, ...": more sides than this are answered by the whole-question ranking
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Raw scores of one query text, by chunk row."""
+
+    dense: Mapping[int, float]  # cosine similarity
+    sparse: Mapping[int, float]  # BM25
+
+
+def rrf(rankings: Sequence[tuple[float, Mapping[int, float]]], k: int) -> dict[int, float]:
+    """Weighted reciprocal-rank fusion: each ranking (weight, row → score) adds weight / (k + rank)."""
+    fused: dict[int, float] = {}
+    for weight, ranking in rankings:
+        if weight <= 0:
+            continue
+        for rank, row in enumerate(sorted(ranking, key=lambda r: (-ranking[r], r)), start=1):
+            fused[row] = fused.get(row, 0.0) + weight / (k + rank)
+    return fused
+
+
+def best_per_paper(fused: Mapping[int, float], chunk_paper: Sequence[str]) -> dict[str, tuple[float, int]]:
+    """paper id → (its best chunk's fused score, that chunk's row)."""
+    best: dict[str, tuple[float, int]] = {}
+    for row, score in fused.items():
+        pid = chunk_paper[row]
+        if pid not in best or score > best[pid][0] or (score == best[pid][0] and row < best[pid][1]):
+            best[pid] = (score, row)
+    return best
+
+
+def name_boosts(named: Sequence[AliasMatch], boost: float) -> dict[str, tuple[float, str]]:
+    """paper id → (score added, the name as matched). Longer names win, so a full title beats a nickname."""
+    out: dict[str, tuple[float, str]] = {}
+    if boost <= 0:
+        return out
+    for m in named:
+        b = boost + 0.01 * m.length
+        if b > out.get(m.paper_id, (0.0, ""))[0]:
+            out[m.paper_id] = (b, m.alias)
+    return out
+
+
+def rank_papers(state: IndexState, scores: Scores, named: Sequence[AliasMatch], settings: Settings) -> list[Hit]:
+    """Every candidate paper, best first: fused dense + BM25, then the papers the query names put first."""
+    fused = rrf([(settings.dense_weight, scores.dense), (settings.bm25_weight, scores.sparse)], settings.rrf_k)
+    best = best_per_paper(fused, state.chunk_paper)
+    boosts = name_boosts(named, settings.alias_boost)
+    for pid in boosts:  # a named paper is a candidate even when neither ranking found it
+        if pid not in best and pid in state.paper_rows:
+            rows = state.paper_rows[pid]
+            best[pid] = (0.0, max(rows, key=lambda r: (scores.dense.get(r, 0.0), -r)))
+    hits = []
+    for pid, (score, row) in best.items():
+        paper = state.papers.get(pid)
+        if paper is None:  # incomplete (being written) or unknown to this state
+            continue
+        rows = state.paper_rows[pid]
+        boost = boosts.get(pid)
+        hits.append(Hit(pid, paper.title, score + (boost[0] if boost else 0.0), state.chunk_text[row],
+                        similarity=round(max((scores.dense.get(r, 0.0) for r in rows), default=0.0), 4),
+                        bm25=round(max((scores.sparse.get(r, 0.0) for r in rows), default=0.0), 3),
+                        named_as=boost[1] if boost else None, chunk_id=state.chunk_ids[row], paper=paper))
+    hits.sort(key=lambda h: (-h.score, h.paper_id))
+    return hits
+
+
+def topic_relevance(hit: Hit, top_similarity: float, top_bm25: float) -> float:
+    """How close a paper comes to the best paper of a topic ranking: the mean of its similarity and BM25
+    ratios to the best ones (one absolute cut-off fails: similarity levels differ a lot between topics)."""
+    ratios = ([hit.similarity / top_similarity] if top_similarity > 0 else []) + \
+        ([hit.bm25 / top_bm25] if top_bm25 > 0 else [])
+    return sum(ratios) / len(ratios) if ratios else 0.0
+
+
+def select_topic(ranked: Sequence[Hit], k: int, settings: Settings) -> list[Hit]:
+    """The papers of a "which papers study X?" ranking that are about X: named ones, and those whose relevance
+    relative to the best paper and whose similarity clear the settings' cut-offs."""
+    if not ranked:
+        return []
+    top_sim = max(h.similarity for h in ranked)
+    top_bm = max(h.bm25 for h in ranked)
+    keep = [h for h in ranked if h.named_as or (
+        topic_relevance(h, top_sim, top_bm) >= settings.topic_min_relevance
+        and (top_sim == 0 or h.similarity >= settings.topic_min_similarity))]
+    return keep[:k]
+
+
+def assemble_comparison(whole: Sequence[Hit], sides: Sequence[Side],
+                        rank_side: Callable[[Side], Sequence[Hit]], k: int, use_names: bool) -> list[Hit]:
+    """One paper per side first (tagged with its side), then the whole question's ranking. A side that names a
+    paper is answered by that paper as `whole` ranked it (no second search); others by `rank_side`."""
+    whole_by_id = {h.paper_id: h for h in whole}
+    picked: list[Hit] = []
+    taken: set[str] = set()
+    for side in list(sides)[:MAX_SIDES]:
+        named_hits = [whole_by_id[m.paper_id] for m in side.named if use_names and m.paper_id in whole_by_id]
+        for h in named_hits or rank_side(side):
+            if h.paper_id not in taken:
+                taken.add(h.paper_id)
+                picked.append(replace(h, side=side.label))
+                break
+    rest = [h for h in whole if h.paper_id not in taken]
+    return (picked + rest)[: max(k, len(picked))]

@@ -1,0 +1,86 @@
+"""The planner alone: a table of questions → plans (kind, topic, side labels and the papers each side names),
+over a small hand-made name index. No model, no index."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.aliases import AliasIndex
+from rag.plan import plan_query, split_sides
+
+PAPERS = [
+    ("resmlp", "ResMLP: Feedforward networks for image classification with data-efficient training",
+     "We present ResMLP, an architecture built entirely upon multi-layer perceptrons for image classification."),
+    ("raftmlp", "RaftMLP: How Much Can Be Done Without Attention and with Less Spatial Locality?",
+     "We propose RaftMLP, a model that mixes tokens along each axis without attention."),
+    ("gcnet", "Global Context Networks",
+     "We simplify the non-local block into a lightweight global context block; the network is called the global "
+     "context network (GCNet)."),
+    ("ptr", "Pointer Networks",
+     "We introduce a new neural architecture, called Pointer Net (Ptr-Net), whose outputs are input positions."),
+    ("ssvi", "Training Bayesian Neural Networks with Sparse Subspace Variational Inference",
+     "We propose Sparse Subspace Variational Inference (SSVI), the first fully sparse BNN framework."),
+]
+
+
+@pytest.fixture(scope="module")
+def names() -> AliasIndex:
+    return AliasIndex.build(PAPERS)
+
+
+# question → (kind, topic, [(side label, [paper ids it names])], [paper ids the question names])
+TABLE = [
+    ("How does ResMLP differ from RaftMLP?", "comparative", None,
+     [("ResMLP", ["resmlp"]), ("RaftMLP", ["raftmlp"])], ["resmlp", "raftmlp"]),
+    ("ResMLP vs RaftMLP vs GCNet", "comparative", None,
+     [("ResMLP", ["resmlp"]), ("RaftMLP", ["raftmlp"]), ("GCNet", ["gcnet"])], ["resmlp", "raftmlp", "gcnet"]),
+    ("Compare ResMLP, RaftMLP and GCNet", "comparative", None,
+     [("ResMLP", ["resmlp"]), ("RaftMLP", ["raftmlp"]), ("GCNet", ["gcnet"])], ["resmlp", "raftmlp", "gcnet"]),
+    ("Compare SSVI with functional priors for Bayesian deep learning", "comparative", None,
+     [("SSVI", ["ssvi"]), ("functional priors for Bayesian deep learning", [])], ["ssvi"]),
+    ("What is the difference between Pointer Networks and GCNet?", "comparative", None,
+     [("Pointer Networks", ["ptr"]), ("GCNet", ["gcnet"])], ["ptr", "gcnet"]),
+    # no comparison word: the two names are the sides
+    ("ResMLP and RaftMLP: which one needs less data?", "comparative", None,
+     [("ResMLP", ["resmlp"]), ("RaftMLP", ["raftmlp"])], ["resmlp", "raftmlp"]),
+    ("Which papers study anomaly detection?", "topic", "anomaly detection", [], []),
+    ("List all papers on pruning", "topic", "pruning", [], []),
+    ("Are there any papers about graph neural networks?", "topic", "graph neural networks", [], []),
+    ("What is GCNet?", "lookup", None, [], ["gcnet"]),
+    ("Tell me about Ptr-Net", "lookup", None, [], ["ptr"]),
+    ("What is the capital of France?", "lookup", None, [], []),
+    # a long clause with "vs." inside a lookup question is not a comparison of papers
+    ("Which work optimizes models inside a randomly oriented low-dimensional subspace of parameter space and uses "
+     "the smallest subspace size at which solutions appear to compare problem difficulty, e.g. inverted pendulum "
+     "vs. MNIST?", "lookup", None, [], []),
+]
+
+
+@pytest.mark.parametrize("question, kind, topic, sides, named", TABLE, ids=[t[0][:40] for t in TABLE])
+def test_plan_query__table(names, question, kind, topic, sides, named):
+    plan = plan_query(question, names)
+    assert plan.kind == kind
+    assert plan.topic == topic
+    assert [(s.label, [m.paper_id for m in s.named]) for s in plan.sides] == sides
+    assert [m.paper_id for m in plan.named] == named
+    assert plan.query == question
+
+
+@pytest.mark.parametrize("question, sides", [
+    ("Compare dropout with batch norm", ["dropout", "batch norm"]),
+    ("What are the differences between the first method and the second method?", ["first method", "second method"]),
+    ("How does MgNO build on DeepONet?", ["MgNO", "DeepONet"]),
+    ("MgNO compared to DeepONet", ["MgNO", "DeepONet"]),
+    ("'SSVI' vs 'GCNet'", ["SSVI", "GCNet"]),
+    ("Can you compare Adam to SGD in terms of speed?", ["Adam", "SGD"]),
+    ("What is GCNet?", []),
+    ("How does the Lion optimizer, discovered by program search, compare with AdamW?", ["Lion optimizer", "AdamW"]),
+    ("How do GraphSAGE and graph attention networks compare on node classification?",
+     ["GraphSAGE", "graph attention networks"]),
+    ("How does MgNO compare on Darcy flow?", []),
+    ("How do 2DMSE and AdANNS each build on Matryoshka representations?", ["2DMSE", "AdANNS"]),
+    ("How do RWKV and RetNet compare as recurrent alternatives to the Transformer?",
+     ["RWKV", "RetNet"]),
+])
+def test_split_sides__table(question, sides):
+    assert split_sides(question) == sides

@@ -1,0 +1,94 @@
+"""Fusion and grouping as pure functions, on hand-made scores and a hand-made index state: weighted reciprocal
+rank, one hit per paper with its best chunk, the name boost, topic selection and comparison assembly."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.aliases import AliasMatch
+from rag.index_state import build_state
+from rag.plan import Side
+from rag.rank import (
+    Scores,
+    assemble_comparison,
+    best_per_paper,
+    name_boosts,
+    rank_papers,
+    rrf,
+    select_topic,
+)
+from rag.settings import Settings
+from rag.store import StoredChunk
+from rag.types import Hit, Paper
+
+
+def test_rrf__weighted_reciprocal_ranks_add_up():
+    fused = rrf([(1.0, {10: 0.9, 11: 0.5}), (2.0, {11: 7.0, 12: 3.0})], k=60)
+    assert fused == pytest.approx({10: 1 / 61, 11: 1 / 62 + 2 / 61, 12: 2 / 62})
+    assert rrf([(0.0, {1: 1.0})], k=60) == {}  # weight 0: the ranking is left out
+
+
+def test_rrf__ties_are_broken_by_row_so_results_are_deterministic():
+    assert rrf([(1.0, {5: 0.5, 3: 0.5})], k=0) == {3: 1.0, 5: 0.5}
+
+
+def test_best_per_paper__keeps_each_papers_best_chunk():
+    assert best_per_paper({0: 0.1, 1: 0.3, 2: 0.2}, ["a", "a", "b"]) == {"a": (0.3, 1), "b": (0.2, 2)}
+
+
+def test_name_boosts__longer_name_wins_and_zero_switches_it_off():
+    named = [AliasMatch("p", "GCNet", "acronym", 0, 1), AliasMatch("p", "Global Context Networks", "title", 0, 3)]
+    assert name_boosts(named, 1.0) == {"p": (pytest.approx(1.03), "Global Context Networks")}
+    assert name_boosts(named, 0.0) == {}
+
+
+def paper(pid: str, title: str) -> Paper:
+    return Paper(pid, title, f"The abstract of {title}.")
+
+
+@pytest.fixture(scope="module")
+def state():
+    chunks = [StoredChunk("a#0", "a", 0, 2, "h", "alpha one"), StoredChunk("a#1", "a", 1, 2, "h", "alpha two"),
+              StoredChunk("b#0", "b", 0, 1, "h", "beta"), StoredChunk("c#0", "c", 0, 2, "h", "gamma half")]
+    papers = {p.paper_id: p for p in (paper("a", "Alpha"), paper("b", "Beta"), paper("c", "Gamma"))}
+    return build_state(chunks, papers, generation=3)
+
+
+def test_build_state__a_paper_missing_a_chunk_is_not_in_the_state(state):
+    assert set(state.papers) == {"a", "b"}  # c claims 2 chunks, has 1
+    assert state.paper_rows == {"a": [0, 1], "b": [2]}
+    assert (state.generation, state.count) == (3, 4)
+
+
+def test_rank_papers__one_hit_per_paper_best_first_with_its_best_passage(state):
+    s = Settings(dense_weight=1.0, bm25_weight=1.0, rrf_k=60, alias_boost=1.0)
+    hits = rank_papers(state, Scores({1: 0.8, 0: 0.7, 2: 0.6, 3: 0.99}, {2: 5.0, 0: 1.0}), [], s)
+    assert [(h.paper_id, h.chunk_id, h.text) for h in hits] == [("b", "b#0", "beta"), ("a", "a#0", "alpha one")]
+    assert [(h.similarity, h.bm25) for h in hits] == [(0.6, 5.0), (0.8, 1.0)]
+    assert hits[0].paper.title == "Beta"  # c (incomplete) is never a hit, even with the best similarity
+
+
+def test_rank_papers__a_named_paper_comes_first_even_unranked(state):
+    s = Settings(alias_boost=1.0)
+    hits = rank_papers(state, Scores({2: 0.9}, {}), [AliasMatch("a", "Alpha", "title", 0, 1)], s)
+    assert [(h.paper_id, h.named_as) for h in hits] == [("a", "Alpha"), ("b", None)]
+
+
+def hit(pid: str, sim: float, bm: float, named: str | None = None) -> Hit:
+    return Hit(pid, pid.title(), 1.0, "text", similarity=sim, bm25=bm, named_as=named)
+
+
+def test_select_topic__keeps_papers_close_to_the_best_one():
+    s = Settings(topic_min_relevance=0.5, topic_min_similarity=0.2)
+    ranked = [hit("a", 0.6, 10.0), hit("b", 0.5, 6.0), hit("c", 0.3, 1.0), hit("d", 0.1, 9.0), hit("e", 0.0, 0.0, "E")]
+    assert [h.paper_id for h in select_topic(ranked, 10, s)] == ["a", "b", "e"]
+    assert [h.paper_id for h in select_topic(ranked, 1, s)] == ["a"]
+    assert select_topic([], 5, s) == []
+
+
+def test_assemble_comparison__one_paper_per_side_first_then_the_rest():
+    whole = [hit("x", 0.5, 1.0), hit("a", 0.4, 1.0), hit("b", 0.3, 1.0)]
+    sides = [Side("Alpha", (AliasMatch("a", "Alpha", "short", 0, 1),)), Side("the b method")]
+    out = assemble_comparison(whole, sides, lambda side: [hit("a", 0, 0), hit("b", 0, 0)], k=3, use_names=True)
+    assert [(h.paper_id, h.side) for h in out] == [("a", "Alpha"), ("b", "the b method"), ("x", None)]
+    assert whole[1].side is None  # the input hits are not changed
