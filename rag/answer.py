@@ -17,6 +17,7 @@ from . import llm as llm_calls
 from .coverage import Coverage, assess
 from .embeddings import Embedder
 from .errors import InputError, LLMError
+from .focus import Focus, focus_of
 from .followup import clean_history, dangling, parse_condensed, resolve
 from .index_state import IndexState
 from .plan import QueryPlan
@@ -49,6 +50,7 @@ class Prepared:
     abstain: bool
     use_llm: bool
     coverage: Coverage
+    focus: Focus
     notice: str | None = None
 
     def answer(self, text: str, citations: list[Citation], mode: Literal["llm", "extractive"], **kw: Any
@@ -97,12 +99,13 @@ class Answerer:
         standalone = condensed or resolve(q, hist, state.names)
         result = self.searcher.search_with_plan(standalone, k or None)  # None: the plan decides (topic or not)
         plan, hits = result.plan, result.hits
+        focus = focus_of(plan.topic or standalone)
         ref = dangling(q, hist, state.names) if standalone == q else None
         if ref:  # "How does it compare with RaftMLP?" with nothing earlier that "it" could be
             coverage = Coverage(False, [], f"It is not clear what “{ref}” refers to: no earlier question in this "
                                 "conversation names a paper. Please name the paper you mean.", [ref])
         else:
-            coverage = assess(result.state, standalone, plan, hits, s)
+            coverage = assess(result.state, standalone, plan, hits, s, focus)
         evidence = coverage.evidence
         if plan.kind == "comparative":
             compared = evidence if plan.sides else evidence[:2]
@@ -111,27 +114,31 @@ class Answerer:
         # Evidence first (so it is cited [1], [2], ...), then the other papers found.
         sources = evidence + [h for h in hits if h.paper_id not in {e.paper_id for e in evidence}]
         return Prepared(q, standalone, plan, result.state, sources, compared, not coverage.covered, llm_on,
-                        coverage, notice or result.notice)
+                        coverage, focus, notice or result.notice)
 
     # --- extractive -------------------------------------------------------------------------------------------
     def extractive(self, p: Prepared, notice: str | None = None) -> Answer:
+        """The answer quoted from the abstracts of the evidence (numbered first among the sources)."""
         if p.abstain:
-            return p.answer(abstention_text(p.sources), [], "extractive", notice=notice or p.notice)
+            return p.answer(abstention_text(p.coverage.reason, p.sources), [], "extractive", notice=notice or p.notice)
         per = self.settings.extractive_sentences
+        evidence = p.coverage.evidence
         qvec = self.embedder.embed([p.standalone])[0]
         if p.plan.kind == "comparative":
             composed = ex.compose_comparison(qvec, p.standalone, p.compared, self._sentences(p.compared),
-                                             max(1, per - 1))
+                                             max(1, per - 1), idf=p.state.idf)
         elif p.plan.kind == "topic":
             topic = p.plan.topic or p.standalone
-            composed = ex.compose_topic(self.embedder.embed([topic])[0], topic, p.sources,
-                                        self._sentences(p.sources))
+            composed = ex.compose_topic(self.embedder.embed([topic])[0], topic, evidence, self._sentences(evidence))
         else:
-            composed = ex.compose_lookup(qvec, p.standalone, p.sources[:3], self._sentences(p.sources[:3]), per)
+            composed = ex.compose_lookup(qvec, p.standalone, evidence[:3], self._sentences(evidence[:3]), per,
+                                         fact=p.focus.fact)
         citations = [Citation(n, p.sources[n - 1].paper_id, p.sources[n - 1].title, quote)
                      for n, quote in sorted(composed.quotes.items())]
-        return p.answer(cite.defuse(composed.text, set(composed.quotes)), citations, "extractive",
-                        notice=notice or p.notice)
+        text = cite.defuse(composed.text, set(composed.quotes))
+        if p.coverage.partial and p.coverage.reason:
+            text = f"**Only part of this is covered.** {p.coverage.reason}\n\n{text}"
+        return p.answer(text, citations, "extractive", notice=notice or p.notice)
 
     def _sentences(self, hits: Sequence[Hit]) -> dict[str, tuple[list[str], Any]]:
         return self.sentences.get([(h.paper_id, h.paper.abstract if h.paper else h.text) for h in hits])
@@ -243,8 +250,8 @@ class Answerer:
         yield self.finish_llm(p, "".join(buf), used)
 
 
-def abstention_text(closest: Sequence[Hit]) -> str:
-    lines = ["**Not covered by the collection.** None of the indexed abstracts answers this question."]
+def abstention_text(reason: str | None, closest: Sequence[Hit]) -> str:
+    lines = ["**Not covered by the collection.** " + (reason or "None of the indexed abstracts answers this question.")]
     if closest:
         lines.append("\nThe closest papers (not evidence for an answer):")
         lines.extend(f"- {h.title} (similarity {h.similarity:.2f})" for h in closest[:3])

@@ -13,8 +13,8 @@ named while the other sides are answered. The result says why in words."""
 
 from __future__ import annotations
 
-import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -24,7 +24,7 @@ from .focus import Focus, focus_of
 from .index_state import IndexState
 from .plan import QueryPlan
 from .settings import Settings
-from .text import content_terms, name_tokens, split_sentences, terms
+from .text import content_terms, name_tokens, split_sentences, stem, terms
 from .text import words as words_of
 from .types import Hit
 
@@ -59,15 +59,30 @@ class Judge:
         self.settings = settings
         self._tokens: dict[str, list[str]] = {}
         self._terms: dict[str, set[str]] = {}
-        self._n = state.n_papers + 1
+        self._central: dict[str, set[str]] = {}
 
     def idf(self, term: str) -> float:
-        return math.log(self._n / (self.state.doc_freq.get(term, 0) + 0.5))
+        return self.state.idf(term)
 
     def paper_tokens(self, h: Hit) -> list[str]:
         if h.paper_id not in self._tokens:
             self._tokens[h.paper_id] = name_tokens(h.title + " . " + (h.paper.abstract if h.paper else h.text))
         return self._tokens[h.paper_id]
+
+    def central_terms(self, h: Hit) -> set[str]:
+        """Terms a paper is about: those of its title and opening sentences, and those its abstract repeats."""
+        if h.paper_id not in self._central:
+            abstract = h.paper.abstract if h.paper else h.text
+            opening = " ".join(split_sentences(abstract)[: self.settings.central_sentences])
+            counts = Counter(stem(w) for w in words_of(abstract))
+            self._central[h.paper_id] = content_terms(h.title + " " + opening) | {
+                t for t in content_terms(abstract) if counts[t] >= 2}
+        return self._central[h.paper_id]
+
+    def centrality(self, h: Hit, wanted: set[str]) -> float:
+        """IDF-weighted share of `wanted` among the terms the paper is about (not just mentions)."""
+        total = sum(self.idf(t) for t in wanted)
+        return 1.0 if total <= 0 else sum(self.idf(t) for t in wanted & self.central_terms(h)) / total
 
     def paper_terms(self, h: Hit) -> set[str]:
         if h.paper_id not in self._terms:
@@ -209,6 +224,14 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
     head = topic_head(plan.topic) if plan.kind == "topic" and plan.topic else ""
     required = list(dict.fromkeys([*focus.subjects, *focus.quoted, *(n for n in focus.names if head and n in head)]))
     evidence = [h for h in pool if judge.passes(h, focus, wanted, required, min_cov)]
+    if head:
+        # A topic is covered when at least one paper is about it (its title, opening or repeated words), not only
+        # mentions it; then every paper that covers its words is listed.
+        head_terms = content_terms(head)
+        rarest = max(head_terms, key=judge.idf, default=None)
+        if not any(h.named_as or (judge.centrality(h, head_terms) >= min_cov and (
+                rarest is None or rarest in judge.central_terms(h))) for h in evidence):
+            evidence = []
     if evidence:
         return Coverage(True, evidence)
     # Why not: a name first (the clearest reason), else the topic's rare terms.

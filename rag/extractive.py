@@ -7,12 +7,13 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from .embeddings import Embedder
-from .text import content_terms, overlap, split_sentences
+from .text import content_terms, find_names, overlap, split_sentences
 from .types import Hit
 
 ROLE_CUES = {
@@ -30,6 +31,10 @@ ROLE_CUES = {
                          re.I),
 }
 ROLES = ("problem", "approach", "result")
+MIN_ROLE_SCORE = 1.0  # a role's cue found at least once more than the other roles' (half-weighted) cues
+DISTINCT_TERMS = 4  # words per paper in a comparison's "what differs" line
+_NUMBER = re.compile(r"\d")
+_DATASET_WORD = re.compile(r"\b(?:datasets?|benchmarks?|corpus|corpora|suite|challenge|competition)\b", re.I)
 
 
 class SentenceCache:
@@ -127,7 +132,8 @@ def classify(sentences: list[str]) -> dict[str, str]:
 
     for role in ("approach", "result", "problem"):
         best = max((x for x in scored if x[0] not in used), key=lambda x: specific(x, role), default=None)
-        if best is not None:
+        # A cell is filled only by a sentence that is clearly of its role; else the table says "—" (not stated).
+        if best is not None and specific(best, role)[0] >= MIN_ROLE_SCORE:
             chosen[role] = sentences[best[0]]
             used.add(best[0])
     return chosen
@@ -148,8 +154,23 @@ class Composed:
     quotes: dict[int, str]  # n → the first sentence quoted from that source
 
 
+def states_fact(sentence: str, fact: str) -> bool:
+    """Does the sentence state a fact of this kind: a number, or a named dataset / benchmark?"""
+    if fact == "number":
+        return bool(_NUMBER.search(sentence))
+    return bool(_DATASET_WORD.search(sentence)) and bool(find_names(sentence)) or bool(
+        re.search(r"\b(?:on|using|with)\s+(?:the\s+)?[A-Z][\w-]*[A-Z0-9][\w-]*", sentence))
+
+
+_FACT_WORDS = {"number": "this number", "dataset": "the dataset or benchmark"}
+
+
 def compose_lookup(question_vec: np.ndarray, question: str, hits: list[Hit],
-                   sents: dict[str, tuple[list[str], np.ndarray]], per_paper: int) -> Composed:
+                   sents: dict[str, tuple[list[str], np.ndarray]], per_paper: int, fact: str | None = None
+                   ) -> Composed:
+    """The best paper's most relevant sentences, then up to two more papers that are nearly as relevant. For a
+    question after one fact (`fact`: "number" | "dataset"), the sentence that states it comes first, or the answer
+    says the abstract does not state it."""
     qw = content_terms(question)
     lines: list[str] = []
     quotes: dict[int, str] = {}
@@ -163,9 +184,16 @@ def compose_lookup(question_vec: np.ndarray, question: str, hits: list[Hit],
         if top_score is None:
             top_score = best
             picked = sorted(ranked[:per_paper], key=lambda r: r.position)
+            stating = [r for r in ranked if fact and states_fact(r.sentence, fact)]
+            if fact and stating:
+                picked = [stating[0]] + [r for r in picked if r is not stating[0]][: per_paper - 1]
             quotes[n] = picked[0].sentence
             body = " ".join(f"{r.sentence} [{n}]" for r in picked)
-            lines.append(f"**{h.title}** [{n}]: {body}")
+            if fact and not stating:
+                lines.append(f"The abstract of **{h.title}** [{n}] does not state {_FACT_WORDS[fact]}; what it "
+                             f"says closest to the question: {body}")
+            else:
+                lines.append(f"**{h.title}** [{n}]: {body}")
         elif best >= 0.75 * top_score and len(quotes) < 3:
             quotes[n] = ranked[0].sentence
             lines.append(f"\n**{h.title}** [{n}] is also relevant: {ranked[0].sentence} [{n}]")
@@ -178,7 +206,8 @@ def compose_topic(question_vec: np.ndarray, topic: str, hits: list[Hit],
                   sents: dict[str, tuple[list[str], np.ndarray]]) -> Composed:
     qw = content_terms(topic)
     quotes: dict[int, str] = {}
-    lines = [f"{len(hits)} paper{'s' if len(hits) != 1 else ''} in the collection address {topic}:", ""]
+    verb = "addresses" if len(hits) == 1 else "address"
+    lines = [f"{len(hits)} paper{'s' if len(hits) != 1 else ''} in the collection {verb} {topic}:", ""]
     for n, h in enumerate(hits, 1):
         sentences, vecs = sents[h.paper_id]
         ranked = rank_sentences(question_vec, qw, sentences, vecs)
@@ -188,9 +217,27 @@ def compose_topic(question_vec: np.ndarray, topic: str, hits: list[Hit],
     return Composed("\n".join(lines), quotes)
 
 
+def distinct_words(text: str, others: list[str], idf: Callable[[str], float], k: int = DISTINCT_TERMS) -> list[str]:
+    """The rarest content words of `text` (as written) whose terms none of `others` uses: what sets it apart."""
+    theirs = set().union(*(content_terms(o) for o in others)) if others else set()
+    seen: dict[str, tuple[float, str]] = {}
+    for w in re.findall(r"[A-Za-z][\w-]*[A-Za-z0-9]", text):
+        terms = content_terms(w)
+        if len(w) < 4 or not terms or terms & theirs:
+            continue
+        key = "|".join(sorted(terms))
+        score = sum(idf(t) for t in terms)
+        if key not in seen or score > seen[key][0]:
+            seen[key] = (score, w)
+    return [w for _, w in sorted(seen.values(), key=lambda x: -x[0])[:k]]
+
+
 def compose_comparison(question_vec: np.ndarray, question: str, hits: list[Hit],
-                       sents: dict[str, tuple[list[str], np.ndarray]], per_paper: int) -> Composed:
-    """hits: the papers being compared (one per side), numbered in order."""
+                       sents: dict[str, tuple[list[str], np.ndarray]], per_paper: int,
+                       idf: Callable[[str], float] | None = None) -> Composed:
+    """hits: the papers being compared (one per side), numbered in order. A section per paper, one line of what
+    sets each apart (its rarest words the others do not use), and a Problem / Approach / Key result table whose
+    cells are sentences of that role or "—" (not stated)."""
     qw = content_terms(question)
     quotes: dict[int, str] = {}
     sections: list[str] = []
@@ -207,5 +254,21 @@ def compose_comparison(question_vec: np.ndarray, question: str, hits: list[Hit],
         cells = [cell(shorten(roles[r])) + f" [{n}]" if r in roles else "—" for r in ROLES]
         rows.append(f"| {cell(h.title)} [{n}] | " + " | ".join(cells) + " |")
     table = ["| Paper | Problem | Approach | Key result |", "|---|---|---|---|", *rows]
-    text = "\n\n".join(sections) + "\n\n**Side by side**\n\n" + "\n".join(table)
+    text = "\n\n".join(sections)
+    if idf is not None and len(hits) >= 2:
+        abstracts = [h.paper.abstract if h.paper else h.text for h in hits]
+        parts = []
+        for n, (h, a) in enumerate(zip(hits, abstracts, strict=True), 1):
+            words = distinct_words(a, abstracts[:n - 1] + abstracts[n:], idf)
+            if words:
+                parts.append(f"{short_name(h)} [{n}] on *{', '.join(words)}*")
+        if len(parts) >= 2:
+            text += "\n\n**What differs:** " + "; ".join(parts) + " (words only that abstract uses)."
+    text += "\n\n**Side by side**\n\n" + "\n".join(table)
     return Composed(text, quotes)
+
+
+def short_name(h: Hit) -> str:
+    """"ResMLP" for "ResMLP: Feedforward networks ...", else the title."""
+    head = h.title.split(":", 1)[0].strip()
+    return head if ":" in h.title and len(head.split()) <= 4 else h.title

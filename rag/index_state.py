@@ -8,6 +8,7 @@ assignment, so a search uses one consistent state from start to end without taki
 from __future__ import annotations
 
 import logging
+import math
 import os
 import pickle
 from collections import Counter
@@ -42,6 +43,10 @@ class IndexState:
     @property
     def n_papers(self) -> int:
         return len(self.papers)
+
+    def idf(self, term: str) -> float:
+        """How rare a content term is among the papers (log-scaled; a term no paper has weighs most)."""
+        return math.log((len(self.papers) + 1) / (self.doc_freq.get(term, 0) + 0.5))
 
     def abstract(self, paper_id: str) -> str:
         p = self.papers.get(paper_id)
