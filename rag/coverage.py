@@ -229,9 +229,13 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
         # mentions it; then every paper that covers its words is listed.
         head_terms = content_terms(head)
         rarest = max(head_terms, key=judge.idf, default=None)
-        if not any(h.named_as or (judge.centrality(h, head_terms) >= min_cov and (
+        if evidence and not any(h.named_as or (judge.centrality(h, head_terms) >= min_cov and (
                 rarest is None or rarest in judge.central_terms(h))) for h in evidence):
-            evidence = []
+            word = next((w for w in words_of(head) if rarest in content_terms(w)), rarest)
+            mentioning = [h.title for h in evidence if rarest in judge.paper_terms(h)][:MAX_LISTED]
+            where = (" (" + "; ".join(f"“{t}”" for t in mentioning) + ")") if mentioning else ""
+            return Coverage(False, [], f"No paper in the collection is about {head.strip()}; “{word}” appears only "
+                            f"in passing{where}.", [head.strip()])
     if evidence:
         return Coverage(True, evidence)
     # Why not: a name first (the clearest reason), else the topic's rare terms.
