@@ -8,7 +8,8 @@ fused, paper names boosted), dense-only and bm25-only (name matching off in both
 with `Engine.search(standalone question, k=10)`, the same ranking `rag eval` scores; follow-up questions are
 first made standalone exactly as `eval.runner.run_questions` does (through `Engine.ask`, whose
 `standalone_question` resolves pronouns from the history). Latency is measured per `search` call after one
-untimed warm-up pass over all questions. Numbers are printed and written to DIR/bench_retrieval.json and
+untimed warm-up pass over all questions; throughput with 1 and 4 threads searching at once shows whether
+searches in one process run side by side. Numbers are printed and written to DIR/bench_retrieval.json and
 DIR/bench_retrieval.md (default eval/reports/bench/); nothing is asserted.
 
 Needs a built index (`rag ingest`); the index is only read.
@@ -86,6 +87,30 @@ def bench_config(engine: Any, questions: list[Question], standalone: dict[str, s
     }
 
 
+CONCURRENCY_THREADS = (1, 4)
+
+
+def concurrency(engine: Any, queries: list[str], threads: tuple[int, ...] = CONCURRENCY_THREADS,
+                rounds: int = 2) -> dict[str, Any]:
+    """Searches per second with N threads searching at once in one process (the same queries, `rounds` times
+    over). On this 2-core machine a search that held a process-wide lock would give the same throughput for 4
+    threads as for 1; searches that run side by side give more."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    work = queries * rounds
+    out: dict[str, Any] = {}
+    for n in threads:
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(n) as pool:
+            list(pool.map(lambda q: engine.search(q, k=RETRIEVAL_K), work))
+        secs = time.perf_counter() - t0
+        out[f"{n}_threads"] = {"searches": len(work), "seconds": round(secs, 3),
+                               "searches_per_s": round(len(work) / secs, 1)}
+    base = out[f"{threads[0]}_threads"]["searches_per_s"]
+    out["speedup"] = {f"{n}_threads": round(out[f"{n}_threads"]["searches_per_s"] / base, 2) for n in threads}
+    return out
+
+
 def run(questions_path: Path, out: Path) -> dict[str, Any]:
     from rag.engine import Engine
     from rag.settings import Settings
@@ -106,12 +131,15 @@ def run(questions_path: Path, out: Path) -> dict[str, Any]:
                 standalone = standalone_questions(engine, questions)
             print(f"{name}: {len(questions)} questions …", file=sys.stderr, flush=True)
             results[name] = {"overrides": CONFIGS[name], **bench_config(engine, questions, standalone)}
+            if name == "hybrid":
+                print("hybrid: concurrent searches …", file=sys.stderr, flush=True)
+                threads = concurrency(engine, [standalone[q.id] for q in questions])
     assert embedder is not None
     report = {
         "questions_file": str(questions_path), "n_questions": len(questions), "k": RETRIEVAL_K,
         "index": str(base.chroma_url or base.index_dir), "embedding_model": embedder.name,
         "embedder_backend": embedder.backend, "python": platform.python_version(),
-        "machine": platform.machine(), "configs": results,
+        "machine": platform.machine(), "configs": results, "concurrency": threads,
     }
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "bench_retrieval.json", report)
@@ -142,6 +170,14 @@ def render_markdown(report: dict[str, Any]) -> str:
     for name, res in configs.items():
         lat = res["latency_ms"]
         lines.append(f"| {name} | {lat['n']} | {lat['p50']:.1f} | {lat['p95']:.1f} | {lat['mean']:.1f} |")
+    conc = report.get("concurrency")
+    if conc:
+        lines += ["", "Concurrent `Engine.search` in one process (hybrid; every question twice):", "",
+                  "| threads | searches | seconds | searches/s | vs 1 thread |", "|---:|---:|---:|---:|---:|"]
+        for key, row in conc.items():
+            if key != "speedup":
+                lines.append(f"| {key.split('_')[0]} | {row['searches']} | {row['seconds']:.2f} | "
+                             f"{row['searches_per_s']:.1f} | {conc['speedup'][key]:.2f}× |")
     return "\n".join(lines) + "\n"
 
 

@@ -111,7 +111,10 @@ class Answerer:
             compared = evidence if plan.sides else evidence[:2]
         else:
             compared = []
-        # Evidence first (so it is cited [1], [2], ...), then the other papers found.
+        # Evidence first (so it is cited [1], [2], ...), then the other papers found. A topic nothing covers
+        # lists its closest candidates, not just the few that passed the topic's relevance cut.
+        if not coverage.covered and result.candidates:
+            hits = result.candidates[: max(len(hits), s.default_k)]
         sources = evidence + [h for h in hits if h.paper_id not in {e.paper_id for e in evidence}]
         return Prepared(q, standalone, plan, result.state, sources, compared, not coverage.covered, llm_on,
                         coverage, focus, notice or result.notice)

@@ -25,10 +25,10 @@ ROLE_CUES = {
                            r"incorporat|combin|replac)\w*|our (method|approach|model|framework|algorithm)s?|"
                            r"this (paper|work)|in this (paper|work)|based on|consists of|termed|called|dubbed|"
                            r"named|(?:simple|key|main|two|three) ideas?|a way is to)\b", re.I),
-    "result": re.compile(r"(\b(outperform\w*|achiev\w*|we (show|find|demonstrate|observe|prove|obtain)|"
+    "result": re.compile(r"(\b(outperform\w*|achiev\w*|attain\w*|we (show|find|demonstrate|observe|prove|obtain)\w*|"
                          r"results?|state[- ]of[- ]the[- ]art|improv\w*|accura\w*|speed-?up|faster|reduc\w*|"
-                         r"surpass\w*|experiments?|empirical\w*|significantly|competitive)\b|\d+(\.\d+)?\s?(%|x\b))",
-                         re.I),
+                         r"surpass\w*|experiments?|empirical\w*|significantly|competitive|comparable|trade-?offs?|"
+                         r"benchmarks?)\b|\d+(\.\d+)?\s?(%|x\b))", re.I),
 }
 ROLES = ("problem", "approach", "result")
 MIN_ROLE_SCORE = 1.0  # a role's cue found at least once more than the other roles' (half-weighted) cues
@@ -109,6 +109,8 @@ def role_scores(sentence: str, position: int, n: int) -> dict[str, float]:
     if _BACKGROUND.search(sentence):  # what others did is context, not this paper's approach
         scores["approach"] -= 1.0
         scores["problem"] += 0.5
+    if find_names(sentence, mid_sentence=False):
+        scores["result"] += 0.5  # a result is usually reported on a named benchmark ("on ImageNet")
     if position == 0:
         scores["problem"] += 0.8  # abstracts open with the problem
     if n and position >= n - 2:

@@ -29,6 +29,7 @@ _DEMONSTRATIVE = re.compile(r"\b(?:this|these|those|such(?!\s+as\b)|the same)\s+
 _EXPLETIVE = re.compile(r"\bit\s+(?:is|was|has\s+been|'s)\s+(?:[a-z]+\s+){0,2}(?:to|that|whether|how)\b", re.I)
 # "And on ImageNet?", "What about its speed?": continues the previous question
 _ELLIPSIS = re.compile(r"^\s*(?:and|also|what\s+about|how\s+about|same\s+for)\b", re.I)
+_BOTH_AND = re.compile(r"(?:\s+\S+){1,8}?\s+and\b", re.I)
 _EARLY_WORDS = 8  # a reference this close to the start is what the question is about
 _BOLD_TITLE = re.compile(r"\*\*(?:\[\d+\]\s*)?([^*]{8,300})\*\*|^\[\d+\]\s+(.+)$", re.M)
 
@@ -98,6 +99,8 @@ def _anaphor(question: str) -> re.Match[str] | None:
     for m in _ANAPHORA.finditer(question):
         if m.group("single") and m.group(0).lower() == "it" and _EXPLETIVE.match(question, m.start()):
             continue
+        if m.group(0).lower() == "both" and _BOTH_AND.match(question, m.end()):
+            continue  # "both the type and the polarity": a conjunction, not "both of them"
         if short or len(question[: m.start()].split()) < _EARLY_WORDS:
             return m
     return None

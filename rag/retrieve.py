@@ -33,6 +33,7 @@ class SearchResult:
     plan: QueryPlan
     state: IndexState  # the state the search used (its papers, document frequencies, names)
     notice: str | None = None
+    candidates: list[Hit] | None = None  # a topic question's ranking before the relevance cut
 
 
 class Searcher:
@@ -160,11 +161,12 @@ class Searcher:
         if k is None:
             k = self.settings.topic_k if plan.kind == "topic" else self.settings.default_k
         k = max(1, int(k))
+        candidates = None
         depth = 3 * k  # chunks per ranking: enough for k papers even when papers have several matching chunks
         if plan.kind == "topic":
             assert plan.topic is not None
-            ranked = self.rank(state, plan.topic, plan.named, depth)[: max(3 * k, 30)]
-            hits = select_topic(ranked, k, self.settings)
+            candidates = self.rank(state, plan.topic, plan.named, depth)[: max(3 * k, 30)]
+            hits = select_topic(candidates, k, self.settings)
         elif plan.kind == "comparative":
             whole = self.rank(state, plan.query, plan.named, depth)
 
@@ -174,4 +176,4 @@ class Searcher:
             hits = assemble_comparison(whole, plan.sides, rank_side, k, self.settings.alias_boost > 0)
         else:
             hits = self.rank(state, query, plan.named, depth)[:k]
-        return SearchResult(hits, plan, state, notice)
+        return SearchResult(hits, plan, state, notice, candidates)

@@ -46,7 +46,7 @@ def test_ask_abstention_has_no_sources_list(cli_index):
 
 
 @pytest.mark.parametrize("question,message", [("", "error: the question is empty"),
-                                              ("y" * 3000, "error: the question is 3000 characters")])
+                                              ("y" * 3000, "error: the question is 3,000 characters")])
 def test_bad_question_is_one_error_line(cli_index, question, message):
     out = rag(cli_index, "ask", question)
     assert out.returncode != 0 and out.stdout == ""
