@@ -199,6 +199,15 @@ def test_cli_eval_beir__scifact_subset_report_ids_metrics_and_incremental_rerun(
         assert f"\n## {name}\n" in report and f"\n| {name} | " in report
     assert f"| dev | {q['dev']} | " in report and f"| held-out | {q['heldout']} | " in report
 
+    # The user's face: `rag search --json` on the same collection returns the corpus's own _id for a claim.
+    claim = next(r for r in rows if r["config"] == "hybrid" and r["ndcg@10"] == 1.0)
+    proc = subprocess.run([str(VENV_BIN / "rag"), "search", claim["query"], "-k", "5", "--json"], capture_output=True,
+                          text=True, env={**os.environ, "RAG_COLLECTION": metrics["collection"]}, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    hits = json.loads(proc.stdout)
+    assert hits[0]["paper_id"] == claim["top10"][0] and hits[0]["paper_id"] in claim["relevant"]
+    assert all(h["paper_id"] in corpus_ids for h in hits)
+
     again = rag_eval("--beir", str(SCIFACT), "--subset", "300", "--queries", "heldout", "--out", str(tmp_path / "b"))
     assert again.returncode == 0, again.stderr
     m2 = json.loads((tmp_path / "b" / "metrics.json").read_text())
