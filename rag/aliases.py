@@ -116,7 +116,8 @@ class AliasIndex:
                 w = word.strip(",.?!()'\"")
                 if _is_acronym(w) and sum(c.isupper() for c in w) >= 2 and len(w) >= 4 and not _title_cased_words(w):
                     in_title.append((pid, w))
-        users = _papers_using([w for _, w in in_title] + list(acronym_owners),
+        one_word_titles = [title for _, title, _ in papers if len(tokens(title)) == 1]
+        users = _papers_using([w for _, w in in_title] + list(acronym_owners) + one_word_titles,
                               [tokens(title + " " + abstract) for _, title, abstract in papers])
 
         def common(name: str) -> bool:
@@ -124,6 +125,8 @@ class AliasIndex:
 
         idx = cls()
         for pid, title, _ in papers:
+            if len(tokens(title)) == 1 and common(title):
+                continue  # a one-word title that many papers use ("in", "Summary") is a word, not a name
             idx._add(pid, title, "title", lower_words)
             if ":" in title:
                 short = title.split(":", 1)[0].strip()
