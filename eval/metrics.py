@@ -17,44 +17,60 @@ PRECISION_TYPES = frozenset({"paraphrase", "comparative"})
 DIGITS = 4
 
 
-def recall_at_k(retrieved: Sequence[str], gold: Collection[str], k: int) -> float | None:
-    """Fraction of gold titles found among the top ``k`` retrieved titles; None when gold is empty."""
+Gold = Collection[str] | Mapping[str, float]  # ids (binary relevance) or id → graded relevance (BEIR qrels)
+
+
+def relevant(gold: Gold) -> set[str]:
+    """The relevant ids of `gold`: all of a collection, those with a positive grade of a mapping."""
+    if isinstance(gold, Mapping):
+        return {d for d, grade in gold.items() if grade > 0}
+    return set(gold)
+
+
+def recall_at_k(retrieved: Sequence[str], gold: Gold, k: int) -> float | None:
+    """Fraction of relevant items found among the top ``k`` retrieved; None when nothing is relevant."""
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
-    gold_set = set(gold)
+    gold_set = relevant(gold)
     if not gold_set:
         return None
     return len(gold_set.intersection(retrieved[:k])) / len(gold_set)
 
 
-def reciprocal_rank(retrieved: Sequence[str], gold: Collection[str]) -> float | None:
-    """1 / rank of the first gold title (0.0 if none is retrieved); None when gold is empty."""
-    gold_set = set(gold)
+def reciprocal_rank(retrieved: Sequence[str], gold: Gold, k: int | None = None) -> float | None:
+    """1 / rank of the first relevant item within the top ``k`` (all when None), 0.0 if none is there;
+    None when nothing is relevant."""
+    if k is not None and k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    gold_set = relevant(gold)
     if not gold_set:
         return None
-    for rank, title in enumerate(retrieved, start=1):
-        if title in gold_set:
+    for rank, item in enumerate(retrieved[:k] if k else retrieved, start=1):
+        if item in gold_set:
             return 1.0 / rank
     return 0.0
 
 
-def ndcg_at_k(retrieved: Sequence[str], gold: Collection[str], k: int = NDCG_K) -> float | None:
-    """Binary-relevance nDCG@k with a log2 discount; None when gold is empty.
+def ndcg_at_k(retrieved: Sequence[str], gold: Gold, k: int = NDCG_K) -> float | None:
+    """nDCG@k with a log2 discount; None when nothing is relevant. Gold as a collection is binary relevance;
+    as a mapping id → grade, the grade is the gain (trec_eval's and BEIR's definition), grades <= 0 count 0.
 
-    A gold title retrieved twice earns credit once, so the score stays within [0, 1].
+    An item retrieved twice earns credit once, so the score stays within [0, 1].
     """
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
-    gold_set = set(gold)
+    gold_set = relevant(gold)
     if not gold_set:
         return None
+    gain = (lambda d: float(gold[d])) if isinstance(gold, Mapping) else (lambda d: 1.0)
     seen: set[str] = set()
     dcg = 0.0
-    for i, title in enumerate(retrieved[:k]):
-        if title in gold_set and title not in seen:
-            seen.add(title)
-            dcg += 1.0 / math.log2(i + 2)
-    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(len(gold_set), k)))
+    for i, item in enumerate(retrieved[:k]):
+        if item in gold_set and item not in seen:
+            seen.add(item)
+            dcg += gain(item) / math.log2(i + 2)
+    ideal_gains = sorted((gain(d) for d in gold_set), reverse=True)[:k]
+    ideal = sum(g / math.log2(i + 2) for i, g in enumerate(ideal_gains))
     return dcg / ideal
 
 
@@ -197,7 +213,35 @@ def aggregate(results: list[dict[str, Any]]) -> dict[str, Any]:
     by_type: dict[str, list[dict[str, Any]]] = {}
     for row in results:
         by_type.setdefault(row["type"], []).append(row)
-    return {
+    out = {
         "overall": _group_metrics(results),
         "by_type": {kind: _group_metrics(by_type[kind]) for kind in sorted(by_type)},
     }
+    if any("split" in r for r in results):
+        out["by_split"] = {name: _group_metrics(group) for name, group in by_split(results).items()}
+    return out
+
+
+def by_split(rows: Sequence[Mapping[str, Any]], splits: Sequence[str] = ("dev", "heldout")
+             ) -> dict[str, list[Mapping[str, Any]]]:
+    """Rows grouped by their "split" value, in the order of `splits` (empty groups left out)."""
+    groups = {name: [r for r in rows if r.get("split") == name] for name in splits}
+    return {name: group for name, group in groups.items() if group}
+
+
+RANKING_METRICS = ("ndcg@10", "recall@100", "mrr@10")
+
+
+def ranking_summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, float | int | None]:
+    """Means of the per-query ranking metrics (BEIR runs), latency p50/p95 and how many papers search
+    returned (mean, min) for rows holding ndcg@10, recall@100, mrr@10, latency_ms and returned."""
+    latencies = [float(r["latency_ms"]) for r in rows]
+    returned = [int(r["returned"]) for r in rows]
+    out: dict[str, float | int | None] = {"n": len(rows)}
+    for key in RANKING_METRICS:
+        out[key] = _round(mean_or_none(r.get(key) for r in rows))
+    out["latency_p50"] = _round(percentile(latencies, 50))
+    out["latency_p95"] = _round(percentile(latencies, 95))
+    out["returned_mean"] = _round(mean_or_none(returned))
+    out["returned_min"] = min(returned, default=None)
+    return out

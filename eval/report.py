@@ -1,5 +1,6 @@
-"""Turns eval results into report.md and PNG plots (matplotlib, Agg backend), and the side-by-side
-comparison of several configurations (compare.md) with the winner per question type."""
+"""Turns eval results into report.md and PNG plots (matplotlib, Agg backend), the side-by-side
+comparison of several configurations (compare.md) with the winner per question type, and the report of a
+BEIR run. Every report shows the dev and the held-out half of the questions apart."""
 
 from __future__ import annotations
 
@@ -124,6 +125,10 @@ def write_report(out: Path, rows: list[dict[str, Any]], metrics: dict[str, Any],
         "gold (paraphrase, comparative); cite valid = cited titles that are among the answer's sources "
         "(must be 1.000); abst P / abst R = precision / recall of abstaining on questions the collection "
         "cannot answer; key facts = share of hand-written key facts present in the answer.", "",
+        "## Dev and held-out", "",
+        "Each question falls in one half by a fixed-seed hash of its id (eval/splits.py): settings are chosen on "
+        "dev; held-out is the number to quote.", "",
+        split_table(metrics, HEADLINE), "",
         "## LLM-judged metrics", "",
         (f"- {judged['skipped']}" if "skipped" in judged else
          f"- faithfulness {fmt(judged.get('faithfulness'))}, correctness {fmt(judged.get('correctness'))} "
@@ -153,5 +158,69 @@ def write_compare(out: Path, results: dict[str, dict[str, Any]], questions_name:
         label = ("tie: " if len(winners) > 1 else "") + ", ".join(winners) if winners else "–"
         lines.append(f"| {t} | {label} ({metric}) | " + " | ".join(fmt(vals[n]) for n in names) + " |")
     for n in names:
-        lines += ["", f"## {n}", "", metrics_table(results[n], cols)]
+        lines += ["", f"## {n}", "", metrics_table(results[n], cols), "", split_table(results[n], cols)]
     (out / "compare.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+SPLIT_LABEL = {"dev": "dev", "heldout": "held-out", "all": "**all**"}
+
+
+def split_table(metrics: dict[str, Any], columns: list[str]) -> str:
+    """One row per half of the questions (dev, held-out) and one for all of them."""
+    head = "| split | " + " | ".join(SHORT.get(c, c) for c in columns) + " |"
+    rows = [f"| {SPLIT_LABEL[s]} | " + " | ".join(fmt(m.get(c)) for c in columns) + " |"
+            for s, m in (metrics.get("by_split") or {}).items()]
+    rows.append("| **all** | " + " | ".join(f"**{fmt(metrics['overall'].get(c))}**" for c in columns) + " |")
+    return "\n".join([head, "|---|" + "---:|" * len(columns), *rows])
+
+
+BEIR_COLUMNS = ["n", "ndcg@10", "recall@100", "mrr@10", "latency_p50", "latency_p95", "returned_mean", "returned_min"]
+BEIR_SHORT = {"ndcg@10": "nDCG@10", "recall@100": "R@100", "mrr@10": "MRR@10", "latency_p50": "p50 ms",
+              "latency_p95": "p95 ms", "returned_mean": "returned (mean)", "returned_min": "returned (min)"}
+
+
+def _beir_side_by_side(configs: dict[str, Any]) -> list[str]:
+    cols = [(m, s) for m in ("ndcg@10", "recall@100", "mrr@10") for s in ("dev", "heldout")]
+    lines = ["| configuration | " + " | ".join(f"{BEIR_SHORT[m]} {SPLIT_LABEL[s]}" for m, s in cols)
+             + " | p50 / p95 ms |", "|---|" + "---:|" * (len(cols) + 1)]
+    for name, res in configs.items():
+        lat = f"{fmt(res['all']['latency_p50'])} / {fmt(res['all']['latency_p95'])}"
+        lines.append(f"| {name} | " + " | ".join(fmt(res[s][m]) for m, s in cols) + f" | {lat} |")
+    return lines
+
+
+def write_beir_report(out: Path, metrics: dict[str, Any]) -> None:
+    """report.md of a BEIR run: configurations side by side (dev | held-out), then one table per configuration."""
+    q = metrics["queries"]
+    subset = (f"a subset of {metrics['indexed_papers']:,} of its {metrics['corpus_documents']:,} documents "
+              "(the relevant documents of a seeded sample of queries, then others)" if metrics["subset"] else
+              f"all {metrics['indexed_papers']:,} documents")
+    lines = [
+        f"# BEIR evaluation: {metrics['dataset']} ({metrics['qrels_split']} judgements)", "",
+        f"Corpus: {subset}, ingested as a user's JSONL into collection `{metrics['collection']}`. "
+        f"Queries scored: {q['scored']} (dev {q['dev']}, held-out {q['heldout']}; {q['judged']} judged in "
+        f"qrels/{metrics['qrels_split']}.tsv). Each query is `Engine.search(query, k={metrics['k']})`; nDCG@10 "
+        "uses the qrels' grades as gains, R@100 = share of relevant documents in the papers returned, MRR@10 = "
+        "1 / rank of the first relevant one within 10. Queries fall in dev or held-out by a fixed-seed hash of "
+        "their id (eval/splits.py): choose settings on dev, quote held-out.", "",
+        "## Side by side", "", *_beir_side_by_side(metrics["configs"]), "",
+    ]
+    short = {n: r["all"]["returned_min"] for n, r in metrics["configs"].items()
+             if r["all"]["returned_min"] is not None and r["all"]["returned_min"] < metrics["k"]}
+    if short:
+        lines += [f"Note: search returned fewer than {metrics['k']} papers for some queries (fewest: "
+                  + ", ".join(f"{n} {v}" for n, v in short.items()) + "), so R@100 is recall over what it "
+                  "returned.", ""]
+    for name, res in metrics["configs"].items():
+        over = ", ".join(f"{k}={v}" for k, v in res["settings"].items()) or "the configured settings"
+        lines += [f"## {name}", "", f"Settings: {over}.", "",
+                  "| split | " + " | ".join(BEIR_SHORT.get(c, c) for c in BEIR_COLUMNS) + " |",
+                  "|---|" + "---:|" * len(BEIR_COLUMNS)]
+        lines += [f"| {SPLIT_LABEL[s]} | " + " | ".join(fmt(res[s].get(c)) for c in BEIR_COLUMNS) + " |"
+                  for s in ("dev", "heldout", "all")]
+        lines.append("")
+    ing = metrics["ingest"]
+    lines += ["## Index", "", f"`{metrics['index']}`, collection `{metrics['collection']}`: this run embedded "
+              f"{ing['chunks_written']} chunks ({ing['new']} new, {ing['updated']} updated, {ing['unchanged']} "
+              f"unchanged, {ing['removed']} removed papers) in {ing['seconds']:.1f} s.", ""]
+    (out / "report.md").write_text("\n".join(lines), encoding="utf-8")

@@ -1,5 +1,7 @@
 """`rag eval`: run a question file through the public rag API and write results.jsonl, metrics.json, report.md
 and PNG plots. `--compare` runs several retrieval/answer configurations (named Settings overrides) in one go.
+`rag eval --beir DIR` scores a BEIR dataset instead (eval/beir.py). Every question falls in the dev or the
+held-out half (eval/splits.py): tune on dev, report held-out; the report shows both.
 
 Retrieval metrics (recall@k, MRR, nDCG) use `Engine.search(standalone question, k=10)`, i.e. the ranking the
 answerer draws its sources from; citation metrics use the Answer of `Engine.ask(question, history)`."""
@@ -18,6 +20,7 @@ import typer
 from rag.errors import InputError
 
 from .metrics import aggregate
+from .splits import CHOICES, select, split_of
 
 TYPES = ("paraphrase", "comparative", "topic", "unanswerable", "followup")
 RETRIEVAL_K = 10
@@ -28,7 +31,9 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "hybrid": {},
     "dense-only": {"bm25_weight": 0.0, "alias_boost": 0.0},
     "bm25-only": {"dense_weight": 0.0, "alias_boost": 0.0},
-    "no-aliases": {"alias_boost": 0.0},
+    "no-names": {"alias_boost": 0.0},
+    "no-aliases": {"alias_boost": 0.0},  # the older name of no-names
+    "plain-rrf": {"dense_weight": 1.0, "bm25_weight": 1.0, "alias_boost": 0.0},
 }
 
 
@@ -111,7 +116,8 @@ def run_questions(engine: Any, questions: list[Question], progress: bool = True,
         standalone = ans.standalone_question or q.question
         hits = engine.search(standalone, k=RETRIEVAL_K)
         rows.append({
-            "id": q.id, "type": q.type, "question": q.question, "standalone_question": standalone,
+            "id": q.id, "type": q.type, "split": split_of(q.id), "question": q.question,
+            "standalone_question": standalone,
             "gold_titles": q.gold_titles, "key_facts": q.key_facts,
             "retrieved_titles": [h.title for h in hits],
             "source_titles": [h.title for h in ans.sources],
@@ -192,53 +198,123 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
 
 
+def base_settings() -> Any:
+    from pydantic import ValidationError
+
+    from rag.errors import ConfigError
+    from rag.settings import Settings
+
+    try:
+        return Settings()
+    except ValidationError as e:
+        raise ConfigError(f"invalid setting: {e.errors()[0]['loc']}: {e.errors()[0]['msg']}") from None
+
+
+def checked_configs(spec: str | None) -> dict[str, dict[str, Any]]:
+    """--compare parsed, with unknown setting names refused; {"hybrid": {}} when not given."""
+    from rag.settings import Settings
+
+    configs = parse_configs(spec) if spec else {"hybrid": {}}
+    for name, over in configs.items():
+        unknown = sorted(set(over) - set(Settings.model_fields))
+        if unknown:
+            raise InputError(f"--compare {name}: unknown setting(s) {', '.join(unknown)}")
+    return configs
+
+
+def which_half(split: str | None, queries: str | None) -> str:
+    """dev | heldout | all from --queries (either mode) or --split (question-set mode)."""
+    which = queries or split or "all"
+    if which not in CHOICES or (queries and split and queries != split):
+        raise InputError(f"--queries/--split must be one of {', '.join(CHOICES)} (got {which!r})")
+    return which
+
+
+def run_beir_cli(folder: Path, split: str | None, queries: str | None, compare: str | None, subset: int | None,
+                 limit: int | None, out: Path | None, quiet: bool) -> None:
+    from . import report
+    from .beir import run_beir
+
+    which = which_half(None, queries)
+    configs = checked_configs(compare)
+    rows, metrics = run_beir(base_settings(), folder, split or "train", configs, subset=subset, which=which,
+                             limit=limit, progress=not quiet)
+    out = out or Path("eval/reports") / f"beir-{metrics['dataset']}"
+    out.mkdir(parents=True, exist_ok=True)
+    write_jsonl(out / "results.jsonl", rows)
+    write_json(out / "metrics.json", metrics)
+    report.write_beir_report(out, metrics)
+    first, res = next(iter(metrics["configs"].items()))
+    q = metrics["queries"]
+    typer.echo(f"wrote {out}/report.md  ({q['scored']} queries (dev {q['dev']}, held-out {q['heldout']}) × "
+               f"{len(configs)} configuration(s) on {metrics['indexed_papers']} documents; {first} nDCG@10 dev "
+               f"{report.fmt(res['dev']['ndcg@10'])} / held-out {report.fmt(res['heldout']['ndcg@10'])}; "
+               f"{metrics['ingest']['chunks_written']} chunks embedded)")
+
+
 def register_cli(app: typer.Typer) -> None:
     """Adds `rag eval` to the rag command (entry point group `rag.commands`)."""
 
-    @app.command("eval")
+    @app.command("eval", help=(
+        "Offline evaluation, written as results.jsonl, metrics.json and report.md (+ plots) into --out.\n\n"
+        "Question set (default): runs --questions through Engine.ask/search and reports recall@k, MRR, "
+        "citations, abstention and latency by question type.\n\n"
+        "BEIR (--beir DIR): ingests DIR/corpus.jsonl into a collection of its own (beir-<name>[-N]; re-runs embed "
+        "nothing new), searches every query of DIR/queries.jsonl judged in DIR/qrels/<--split>.tsv with k=100, "
+        "and reports nDCG@10, Recall@100, MRR@10 and latency.\n\n"
+        "Both report the dev and the held-out half of the questions apart (a fixed-seed hash of each id): "
+        "choose settings on dev, quote held-out."))
     def eval_cmd(
         questions: Annotated[Path, typer.Option("--questions", "-q", help="Question file (JSONL: id, type, question, "
                                                 "gold_titles, optional history, key_facts).")] = DEFAULT_QUESTIONS,
-        out: Annotated[Path, typer.Option("--out", "-o", help="Folder for results.jsonl, metrics.json, report.md "
-                                          "and plots.")] = Path("eval/reports/latest"),
-        limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="Only the first N questions.")] = None,
+        out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for the results. Default: "
+                                                 "eval/reports/latest, or eval/reports/beir-<name> with --beir."
+                                                 )] = None,
+        limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="Only the first N questions "
+                                                  "(queries with --beir).")] = None,
         types: Annotated[str | None, typer.Option("--types", help="Only these types, comma separated.")] = None,
         compare: Annotated[str | None, typer.Option("--compare", help="Run several configurations side by side: "
                                                     f"{', '.join(CONFIGS)}, or name:key=value;key=value.")] = None,
+        beir: Annotated[Path | None, typer.Option("--beir", help="A BEIR folder (corpus.jsonl, queries.jsonl, "
+                                                  "qrels/<split>.tsv) to score instead of the question set."
+                                                  )] = None,
+        split: Annotated[str | None, typer.Option("--split", help="With --beir: which qrels file (default "
+                                                  "train). Without: dev, heldout or all questions (default all)."
+                                                  )] = None,
+        queries: Annotated[str | None, typer.Option("--queries", help="Score only the dev or the heldout half of "
+                                                    "the queries, or all (default).")] = None,
+        subset: Annotated[int | None, typer.Option("--subset", min=1, help="With --beir: index only N documents "
+                                                   "(the relevant ones of a seeded sample of queries, then others) "
+                                                   "and score the queries they fully cover.")] = None,
         quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     ) -> None:
-        """Run the question set and write a report: recall@k, MRR, citations, abstention, latency by type."""
-        from pydantic import ValidationError
-
-        from rag.errors import ConfigError
-        from rag.settings import Settings
-
         from . import report
 
         # RagError from here on becomes a one-line "error: ..." message in rag.cli.main
-
-        qs = load_questions(questions)
+        if beir is not None:
+            if types:
+                raise InputError("--types applies to the question set, not to --beir")
+            run_beir_cli(beir, split, queries, compare, subset, limit, out, quiet)
+            return
+        if subset is not None:
+            raise InputError("--subset applies to --beir only")
+        which = which_half(split, queries)
+        out = out or Path("eval/reports/latest")
+        qs = select(load_questions(questions), which, key=lambda q: q.id)
         if types:
             wanted = {t.strip() for t in types.split(",")}
             qs = [q for q in qs if q.type in wanted]
         if limit:
             qs = qs[:limit]
         if not qs:
-            raise InputError("no questions left after --types/--limit")
+            raise InputError("no questions left after --types/--split/--limit")
         out.mkdir(parents=True, exist_ok=True)
-        try:
-            base = Settings()
-        except ValidationError as e:
-            raise ConfigError(f"invalid setting: {e.errors()[0]['loc']}: {e.errors()[0]['msg']}") from None
+        base = base_settings()
         if compare:
-            configs = parse_configs(compare)
+            configs = checked_configs(compare)
             results: dict[str, dict[str, Any]] = {}
             for name, over in configs.items():
-                unknown = sorted(set(over) - set(Settings.model_fields))
-                if unknown:
-                    raise InputError(f"--compare {name}: unknown setting(s) {', '.join(unknown)}")
-                settings = base.model_copy(update=over)
-                rows, metrics = evaluate(settings, qs, not quiet, desc=name, judge=False)
+                rows, metrics = evaluate(base.model_copy(update=over), qs, not quiet, desc=name, judge=False)
                 write_jsonl(out / f"results-{name}.jsonl", rows)
                 results[name] = metrics
             write_json(out / "compare.json", results)

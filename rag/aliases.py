@@ -133,13 +133,17 @@ class AliasIndex:
         for pid, _, abstract in papers:
             for name in own_names(abstract):
                 owners[name].add(pid)
-        users = _papers_using(list(owners), [tokens(title + " " + abstract) for _, title, abstract in papers])
+        one_word_titles = [title for _, title, _ in papers if len(tokens(title)) == 1]
+        users = _papers_using(list(owners) + one_word_titles,
+                              [tokens(title + " " + abstract) for _, title, abstract in papers])
 
         def common(name: str) -> bool:
             return users[tuple(tokens(name))] > MAX_NAME_USERS
 
         idx = cls()
         for pid, title, _ in papers:
+            if len(tokens(title)) == 1 and common(title):
+                continue  # a one-word title that many papers use ("in", "Summary") is a word, not a name
             idx._add(pid, title, "title", lower_words)
             if ":" in title:
                 short = title.split(":", 1)[0].strip()

@@ -1,6 +1,10 @@
 """Read paper collections into `Paper` records: Hugging Face daily-papers page dumps (three layouts),
-JSONL / CSV (`title`, `abstract`, optional `authors`, `date`, `url`, `id`) and the arXiv metadata snapshot.
-Bad input never raises: each problem becomes one warning naming file:line, and everything valid is kept.
+JSONL / CSV (`title`, `abstract`, optional `authors`, `date`, `url`, `id`), a BEIR `corpus.jsonl` (`_id`,
+`title`, `text`) and the arXiv metadata snapshot. Bad input never raises: each problem becomes one warning
+naming file:line, and everything valid is kept.
+
+Ids: a row's own `id` / `_id` (cleaned) is its `paper_id`, exactly; only rows without one get an id made from
+the normalized title. Rows with one id are one paper; rows without an id merge by normalized title.
 
 The daily-papers parser is hand-written because no library knows these page dumps."""
 
@@ -39,6 +43,7 @@ _MONTHS = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
 DATE_LINE = re.compile(rf"^({_MONTHS})[a-z]*\.? ([0-9]{{1,2}})(?:, ([0-9]{{4}}))?(?: ([0-9]+))?$")
 AUTHORS_LINE = re.compile(r"^•\s*([0-9]+)\s+authors?$")
 GLUED_PREFIX = re.compile(r"^Subscribe(?=[A-Z0-9\"'(\[])")
+MAX_ID_CHARS = 200  # a longer "id" is some other column's text, not an identifier
 ARXIV_ID = re.compile(r"^(?:arxiv:)?(\d{4}\.\d{4,5}(?:v\d+)?|[a-z\-]+(?:\.[A-Z]{2})?/\d{7}(?:v\d+)?)$", re.I)
 
 # A title is a short line; an abstract is a long one. In the real dumps titles are < 200 characters and
@@ -68,13 +73,26 @@ def normalize_title(title: str) -> str:
     return " ".join(t.split())
 
 
-def paper_id_for(title: str, arxiv_id: str | None = None) -> str:
-    """Stable id: the arXiv id when one is known, else a slug of the normalized title plus a short hash."""
-    if arxiv_id:
-        return "arxiv-" + re.sub(r"[^\w.\-]", "-", arxiv_id.lower())
+def paper_id_for(title: str) -> str:
+    """The id of a paper whose row gives none: a slug of the normalized title plus a short hash (stable)."""
     norm = normalize_title(title)
     slug = "-".join(norm.split())[:48].strip("-") or "paper"
     return f"{slug}-{hashlib.sha1(norm.encode()).hexdigest()[:8]}"
+
+
+def clean_id(value: Any) -> str:
+    """A user's id as the paper id: any text or whole number, control characters removed, ends stripped
+    ("" when none is given). Nothing else is changed, so search returns exactly the id the row gave."""
+    if value is None or isinstance(value, bool) or not isinstance(value, str | int):
+        return ""
+    return _CONTROL.sub("", str(value)).strip()
+
+
+def title_from_text(text: str, words: int = 12) -> str:
+    """The title of a row that gives an id and a text but no title (common in BEIR corpora): the text's
+    first `words` words, with "…" when the text goes on."""
+    parts = text.split()
+    return " ".join(parts[:words]) + (" …" if len(parts) > words else "")
 
 
 def clean_text(value: Any) -> str:
@@ -147,8 +165,8 @@ class _Sink:
             self.warn(line, f"abstract of {title[:60]!r} is {len(abstract)} characters "
                             f"(max {self.max_abstract}); skipped")
             return None
-        arxiv = meta.pop("arxiv_id", None)
-        p = Paper(paper_id=paper_id_for(title, arxiv), title=title, abstract=abstract,
+        pid = meta.pop("paper_id", None) or paper_id_for(title)
+        p = Paper(paper_id=pid, title=title, abstract=abstract,
                   sources=[Source(self.name, line, len(self.entries) + 1)], **meta)
         self.entries.append(p)
         return p
@@ -238,19 +256,40 @@ def _text_field(rec: dict[str, Any], *keys: str) -> Any:
     return None
 
 
+def _record_id(rec: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The row's own id (`_id` as in BEIR, else `id`), or None when it gives none or an unusable one (then
+    with the problem, to report if the row is kept)."""
+    key = "_id" if rec.get("_id") not in (None, "") else "id"
+    raw = rec.get(key)
+    if raw is None or raw == "":
+        return None, None
+    fallback = "the paper gets an id made from its title"
+    if isinstance(raw, bool) or not isinstance(raw, str | int):
+        return None, f"'{key}' is {type(raw).__name__}, not text or a whole number; {fallback}"
+    rid = clean_id(raw)
+    if len(rid) > MAX_ID_CHARS:
+        return None, f"'{key}' is {len(rid)} characters (max {MAX_ID_CHARS}); {fallback}"
+    return rid or None, None
+
+
 def _record_to_paper(rec: dict[str, Any], line: int, sink: _Sink) -> None:
     rec = {str(k).strip().lower(): v for k, v in rec.items()}
     title = rec.get("title")
-    abstract = _text_field(rec, "abstract", "summary")
+    abstract = _text_field(rec, "abstract", "summary", "text")  # `text` is the abstract in BEIR corpora
+    rid, id_problem = _record_id(rec)
     if title is None or (isinstance(title, str) and not title.strip()):
-        sink.warn(line, "record has no 'title'; skipped")
-        return
+        if rid is None or not isinstance(abstract, str) or not clean_text(abstract):
+            sink.warn(line, "record has no 'title'; skipped")
+            return
+        title = title_from_text(clean_text(abstract))  # BEIR rows may have an empty title: keep the paper
     if not isinstance(title, str):
         sink.warn(line, f"'title' is {type(title).__name__}, not text; skipped")
         return
     if abstract is not None and not isinstance(abstract, str):
         sink.warn(line, f"'abstract' is {type(abstract).__name__}, not text; skipped")
         return
+    if id_problem:
+        sink.warn(line, id_problem)
     authors = _authors(_text_field(rec, "authors_parsed", "authors"))
     raw_date = _text_field(rec, "date", "update_date", "published")
     date = None
@@ -261,17 +300,16 @@ def _record_to_paper(rec: dict[str, Any], line: int, sink: _Sink) -> None:
             sink.warn(line, f"date {raw_date[:40]!r} is not ISO (yyyy-mm-dd); kept the paper without it")
     elif raw_date is not None:
         sink.warn(line, f"'date' is {type(raw_date).__name__}, not text; kept the paper without it")
-    rid = clean_text(rec.get("id") if isinstance(rec.get("id"), str | int | float) else "")
-    arxiv = rid if ARXIV_ID.match(rid) else None
+    m = ARXIV_ID.match(rid or "")
     url = rec.get("url")
     url = clean_text(url) if isinstance(url, str) and url.strip() else None
-    url = url or (f"https://arxiv.org/abs/{arxiv}" if arxiv else None)
+    url = url or (f"https://arxiv.org/abs/{m.group(1)}" if m else None)
     votes = rec.get("upvotes")
     votes = votes if isinstance(votes, int) and not isinstance(votes, bool) and 0 <= votes <= MAX_INT_META \
         else None
     sink.add(line, title, abstract or "", authors=authors, n_authors=len(authors) or None, date=date,
              date_text=clean_text(raw_date)[:60] or None if isinstance(raw_date, str) else None, url=url,
-             arxiv_id=arxiv, upvotes=votes)
+             paper_id=rid, upvotes=votes)
 
 
 def _json_problem(e: Exception) -> str:
@@ -487,13 +525,30 @@ def read_text(path: Path, sink: _Sink, max_bytes: int) -> str | None:
         return text
 
 
+def is_beir_folder(folder: Path) -> bool:
+    """A BEIR dataset folder: `corpus.jsonl` next to `queries.jsonl` and/or `qrels/`."""
+    return (folder / "corpus.jsonl").is_file() and ((folder / "queries.jsonl").is_file()
+                                                    or (folder / "qrels").is_dir())
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    """Supported files under `folder` (sorted, hidden ones left out). Of a BEIR folder (the folder itself or one
+    inside it) only `corpus.jsonl` is read: its queries are claims, not papers."""
+    files = sorted(f for f in folder.rglob("*") if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES
+                   and not any(part.startswith(".") for part in f.relative_to(folder).parts))
+    beir = {f.parent for f in files if f.name == "corpus.jsonl" and is_beir_folder(f.parent)}
+    if not beir:
+        return files
+    return [f for f in files if f.name == "corpus.jsonl" and f.parent in beir
+            or not any(f.is_relative_to(b) for b in beir)]
+
+
 def expand_paths(paths: Iterable[Path]) -> Iterator[tuple[Path, str | None]]:
     """Files to read, with an error for paths that do not exist. Folders are walked (sorted)."""
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES
-                           and not any(part.startswith(".") for part in f.relative_to(p).parts))
+            files = _folder_files(p)
             if not files:
                 yield p, "folder has no .txt/.jsonl/.json/.csv files"
             for f in files:
@@ -517,26 +572,54 @@ def parse_file(path: Path, max_abstract_chars: int = 20_000, max_file_bytes: int
     return sink.entries, sink.warnings
 
 
+def has_own_id(paper: Paper) -> bool:
+    """Did the paper's row give its id? Ids made from titles are exactly `paper_id_for(title)`; a user id
+    equal to that string would be merged by title, as the id says it should."""
+    return paper.paper_id != paper_id_for(paper.title)
+
+
 def merge(entries: Iterable[Paper]) -> list[Paper]:
-    """One Paper per normalized title, first-seen order; later copies add their sources and fill gaps."""
-    by_key: dict[str, Paper] = {}
+    """One Paper per id, first-seen order; later copies add their sources and fill gaps.
+
+    Rows that give an id merge with the rows of the same id. A row without an id joins the first paper of the
+    same normalized title (with or without an id); a row with an id joins a title-only paper of its title
+    and that paper takes the id. Two different ids are two papers, whatever their titles."""
+    papers: list[Paper] = []
+    by_id: dict[str, Paper] = {}  # given ids
+    by_title: dict[str, Paper] = {}  # the first paper of each normalized title
+    untitled_ids: set[int] = set()  # id() of papers whose id is still made from the title
     for e in entries:
         key = normalize_title(e.title)
-        p = by_key.get(key)
-        if p is None:
-            by_key[key] = Paper(**{**e.__dict__, "sources": list(e.sources), "authors": list(e.authors)})
-            continue
-        p.sources.extend(e.sources)
-        if len(e.abstract) > len(p.abstract):
-            p.abstract = e.abstract
-        for attr in ("n_authors", "date", "date_text", "upvotes", "url"):
-            if getattr(p, attr) is None and getattr(e, attr) is not None:
-                setattr(p, attr, getattr(e, attr))
-        if not p.authors and e.authors:
-            p.authors = list(e.authors)
-        if e.paper_id.startswith("arxiv-") and not p.paper_id.startswith("arxiv-"):
+        own = has_own_id(e)
+        p = by_id.get(e.paper_id) if own else by_title.get(key)
+        if p is None and own and id(by_title.get(key)) in untitled_ids:
+            p = by_title[key]  # the id row names the paper its title-only copies described
+            untitled_ids.discard(id(p))
             p.paper_id = e.paper_id
-    return list(by_key.values())
+            by_id[e.paper_id] = p
+        if p is None:
+            p = Paper(**{**e.__dict__, "sources": list(e.sources), "authors": list(e.authors)})
+            papers.append(p)
+            by_title.setdefault(key, p)
+            if own:
+                by_id[e.paper_id] = p
+            else:
+                untitled_ids.add(id(p))
+            continue
+        _fill(p, e)
+    return papers
+
+
+def _fill(p: Paper, e: Paper) -> None:
+    """Merge copy `e` into `p`: its sources, a longer abstract, and the metadata `p` lacks."""
+    p.sources.extend(e.sources)
+    if len(e.abstract) > len(p.abstract):
+        p.abstract = e.abstract
+    for attr in ("n_authors", "date", "date_text", "upvotes", "url"):
+        if getattr(p, attr) is None and getattr(e, attr) is not None:
+            setattr(p, attr, getattr(e, attr))
+    if not p.authors and e.authors:
+        p.authors = list(e.authors)
 
 
 def load_corpus(paths: Iterable[Path], max_abstract_chars: int = 20_000, max_file_bytes: int = 200_000_000,

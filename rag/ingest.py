@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .chunking import chunk_paper, content_hash
-from .corpus import load_corpus
+from .corpus import ParseResult, load_corpus
 from .embeddings import Embedder, get_embedder
 from .errors import NoDataError
 from .settings import Settings
@@ -60,13 +60,21 @@ def ingest(settings: Settings, paths: Sequence[Path] | None = None, rebuild: boo
     start = time.perf_counter()
     paths = list(paths) if paths else [settings.data_dir]
     parsed = load_corpus(paths, settings.max_abstract_chars, settings.max_file_bytes, root=Path.cwd())
-    report = IngestReport(entries=parsed.entries, papers=len(parsed.papers), warnings=parsed.warnings,
-                          files=parsed.files)
     for w in parsed.warnings:
         (on_warning or log.warning)(w)
     if not parsed.papers:
         raise NoDataError("no papers could be read from " + ", ".join(str(p) for p in paths))
+    return index_papers(settings, parsed, rebuild=rebuild, prune=prune, embedder=embedder, progress=progress,
+                        start=start)
 
+
+def index_papers(settings: Settings, parsed: ParseResult, rebuild: bool = False, prune: bool = False,
+                 embedder: Embedder | None = None, progress: bool = True, start: float | None = None
+                 ) -> IngestReport:
+    """Index already-parsed papers (e.g. a chosen subset of a corpus) into settings.collection, incrementally."""
+    start = time.perf_counter() if start is None else start
+    report = IngestReport(entries=parsed.entries, papers=len(parsed.papers), warnings=parsed.warnings,
+                          files=parsed.files)
     embedder = embedder or get_embedder(settings)
     with Store(settings, create=True) as store:
         if rebuild:

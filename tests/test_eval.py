@@ -97,8 +97,12 @@ def test_cli_eval__new_question_file_writes_results_metrics_report_and_plots(cli
     assert metrics["by_type"]["comparative"]["recall@5"] == 1.0
     assert metrics["llm_judged"] == {"skipped": "no LLM configured: LLM-judged faithfulness/correctness not "
                                                 "computed"}
+    assert [r["split"] for r in rows] == ["heldout", "dev", "heldout", "dev", "heldout"]  # eval/splits.py
+    assert {s: m["n"] for s, m in metrics["by_split"].items()} == {"dev": 2, "heldout": 3}
+    assert metrics["by_split"]["dev"]["recall@5"] == 1.0  # x-comp and x-follow: both papers in the top 5
     report = (out / "report.md").read_text()
     assert "| **all** | **5** |" in report
+    assert "## Dev and held-out" in report and "| dev | 2 |" in report and "| held-out | 3 |" in report
     assert "![recall_at_k.png](recall_at_k.png)" in report
     for png in ("by_type.png", "latency_hist.png", "recall_at_k.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -121,7 +125,19 @@ def test_cli_eval__limit_types_and_compare(cli_index, tmp_path):
     assert len((out / "results-bm25-only.jsonl").read_text().splitlines()) == 3
 
 
+def test_cli_eval__split_keeps_one_half_of_the_questions(cli_index, tmp_path):
+    qfile = write_questions(tmp_path / "mine.jsonl")
+    out = tmp_path / "dev"
+    proc = run_eval(cli_index, "--questions", str(qfile), "--out", str(out), "--split", "dev")
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [(r["id"], r["split"]) for r in rows] == [("x-comp", "dev"), ("x-follow", "dev")]
+    assert list(json.loads((out / "metrics.json").read_text())["by_split"]) == ["dev"]
+
+
 @pytest.mark.parametrize("args, message", [
+    (["--split", "train"], "error: --queries/--split must be one of dev, heldout, all (got 'train')"),
+    (["--subset", "10"], "error: --subset applies to --beir only"),
     (["--questions", "/nonexistent/q.jsonl"], "error: /nonexistent/q.jsonl: cannot read the question file"),
     (["--compare", "nope"], "error: --compare: unknown configuration 'nope'"),
     (["--compare", "x:no_such_knob=1"], "error: --compare x: unknown setting(s) no_such_knob"),

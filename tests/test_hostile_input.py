@@ -171,7 +171,7 @@ def test_jsonl__records_around_a_bad_line_are_kept(tmp_path_factory, t1, t2, a1,
     assert {t1, t2} <= titles(papers), warnings
     if snapshot:
         p = next(p for p in papers if p.title == t1)
-        assert p.paper_id == "arxiv-2101.00001" and p.authors == ["Ann One", "Bob Two"]
+        assert p.paper_id == "2101.00001" and p.authors == ["Ann One", "Bob Two"]
 
 
 @PROFILE

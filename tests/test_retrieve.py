@@ -248,3 +248,13 @@ def test_cli_search_empty_query_is_a_one_line_error(cli_index):
     lines = proc.stderr.strip().splitlines()
     assert lines == ["error: the query is empty; type some words, a title or a paper's name"], proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_aliases__a_one_word_title_that_many_papers_use_is_no_name():
+    from rag.aliases import AliasIndex
+
+    others = [(f"p{i}", f"Paper {i} on tissue", f"In summary, cells grow in culture {i}.") for i in range(5)]
+    idx = AliasIndex.build([("odd", "in", "A paper whose title is a stray word."),
+                            ("sum", "Summary", "Cells divide."), ("mamba", "Mamba", "A state space model."), *others])
+    assert idx.find("Insulin release in islets: a summary") == []  # SciFact has documents titled "in", "Summary"
+    assert [m.paper_id for m in idx.find("what is mamba?")] == ["mamba"]  # a rare one-word title is still a name
