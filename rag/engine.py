@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from .answer import Answerer
+from .answer import Answerer, validate_question
 from .embeddings import Embedder, get_embedder
 from .errors import IndexMissingError, InputError
 from .ingest import IngestReport, ingest
@@ -144,9 +144,11 @@ class Engine:
 
     def ask(self, question: str, history: Sequence[dict[str, str]] | None = None, *, k: int | None = None,
             use_llm: bool | None = None) -> Answer:
+        validate_question(question, self.settings.max_question_chars)  # a bad question needs no index
         return self.answerer.answer(question, history, k=k, use_llm=use_llm)
 
     def ask_stream(self, question: str, history: Sequence[dict[str, str]] | None = None, *,
                    k: int | None = None, use_llm: bool | None = None) -> Iterator[str | Answer]:
         """Yields text pieces as they are produced, then the final Answer."""
+        validate_question(question, self.settings.max_question_chars)
         yield from self.answerer.stream(question, history, k=k, use_llm=use_llm)

@@ -43,7 +43,7 @@ def test_api__question_over_the_cap_is_an_input_error_before_any_index_is_needed
     assert engine.settings.max_question_chars == LIMIT
     with pytest.raises(InputError) as err:
         engine.ask(long_question(LIMIT + 1))
-    assert str(err.value) == f"the question is {LIMIT + 1} characters; the limit is {LIMIT}"
+    assert str(err.value) == f"the question is {LIMIT + 1:,} characters; the limit is {LIMIT:,}"
     with pytest.raises(InputError, match="limit is 10"):
         Engine(make_settings(tmp_path / "x", max_question_chars=10), auto_ingest=False).ask("x" * 11)
     with pytest.raises(InputError, match="limit is"):  # the streaming path checks it too
@@ -62,8 +62,8 @@ def test_cli__ask_over_the_cap_exits_2_with_one_line(tmp_path):
     proc = run_cli("ask", long_question(LIMIT + 1), index=tmp_path / "no-index", timeout=120)
     assert proc.returncode == 2, proc.stderr
     assert proc.stdout == ""
-    assert proc.stderr.strip().splitlines() == [f"error: the question is {LIMIT + 1} characters; the limit is "
-                                                f"{LIMIT}"]
+    assert proc.stderr.strip().splitlines() == [f"error: the question is {LIMIT + 1:,} characters; the limit is "
+                                                f"{LIMIT:,}"]
     assert not (tmp_path / "no-index").exists()  # no index was built for a refused question
 
 
