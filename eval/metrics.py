@@ -178,6 +178,12 @@ def _cited_validity(row: Mapping[str, Any]) -> float | None:
     return citation_validity(cited, row["source_titles"])
 
 
+def _shift_ok(row: Mapping[str, Any]) -> float:
+    if not row["gold_titles"]:
+        return float(bool(row["abstained"]))
+    return float(not row["abstained"] and bool(set(row["gold_titles"]) & set(row["retrieved_titles"][:5])))
+
+
 def _group_metrics(rows: Sequence[Mapping[str, Any]]) -> dict[str, float | int | None]:
     with_gold = [r for r in rows if r["gold_titles"]]
     out: dict[str, float | int | None] = {"n": len(rows)}
@@ -190,6 +196,12 @@ def _group_metrics(rows: Sequence[Mapping[str, Any]]) -> dict[str, float | int |
         citation_precision(r["cited_titles"], r["gold_titles"]) for r in rows if r["type"] in PRECISION_TYPES
     )
     out["citation_validity"] = mean_or_none(_cited_validity(r) for r in rows)
+    # Comparisons: the share whose answer cites every compared paper the collection has.
+    out["compared_all_cited"] = mean_or_none(float(set(r["gold_titles"]) <= set(r["cited_titles"]))
+                                             for r in with_gold if r["type"] == "comparative")
+    # Questions with a history that do not refer back to it: answered on their own terms (abstain when they
+    # should, find their own gold paper when they have one, never cite only the history's papers).
+    out["shift_ok"] = mean_or_none(_shift_ok(r) for r in rows if r.get("shift"))
     abstention = abstention_scores((not r["gold_titles"], bool(r["abstained"])) for r in rows)
     out["abstention_precision"] = abstention["precision"]
     out["abstention_recall"] = abstention["recall"]

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 HEADLINE = ["n", "recall@1", "recall@5", "recall@10", "mrr", "ndcg@10", "citation_recall", "citation_precision",
-            "citation_validity", "abstention_precision", "abstention_recall", "key_fact_coverage", "latency_p50",
-            "latency_p95"]
+            "citation_validity", "compared_all_cited", "abstention_precision", "abstention_recall", "shift_ok",
+            "key_fact_coverage", "latency_p50", "latency_p95"]
 SHORT = {"recall@1": "R@1", "recall@5": "R@5", "recall@10": "R@10", "mrr": "MRR", "ndcg@10": "nDCG@10",
          "citation_recall": "cite R", "citation_precision": "cite P", "citation_validity": "cite valid",
          "abstention_precision": "abst P", "abstention_recall": "abst R", "abstention_f1": "abst F1",
-         "key_fact_coverage": "key facts",
+         "key_fact_coverage": "key facts", "compared_all_cited": "cmp all", "shift_ok": "shift ok",
          "latency_p50": "p50 ms", "latency_p95": "p95 ms"}
 # What "winning" means in a comparison: the main quality number per type (higher is better).
 WINNER_METRIC = {"paraphrase": "mrr", "comparative": "recall@5", "topic": "recall@10", "followup": "recall@5",
@@ -123,8 +123,10 @@ def write_report(out: Path, rows: list[dict[str, Any]], metrics: dict[str, Any],
         metrics_table(metrics), "",
         "R@k = share of gold papers in the top k; cite R / cite P = gold papers cited / cited papers that are "
         "gold (paraphrase, comparative); cite valid = cited titles that are among the answer's sources "
-        "(must be 1.000); abst P / abst R = precision / recall of abstaining on questions the collection "
-        "cannot answer; key facts = share of hand-written key facts present in the answer.", "",
+        "(must be 1.000); cmp all = comparisons whose answer cites every compared paper; abst P / abst R = "
+        "precision / recall of abstaining on questions the collection cannot answer; shift ok = turns after an "
+        "unrelated history answered on their own terms (abstain if unanswerable, else their own paper in the top 5); "
+        "key facts = share of hand-written key facts present in the answer.", "",
         "## Dev and held-out", "",
         "Each question falls in one half by a fixed-seed hash of its id (eval/splits.py): settings are chosen on "
         "dev; held-out is the number to quote.", "",

@@ -45,6 +45,7 @@ class Question:
     gold_titles: list[str]
     history: list[dict[str, str]] = field(default_factory=list)
     key_facts: list[str] = field(default_factory=list)
+    shift: bool = False  # a turn whose question does not refer back to its history
 
 
 def load_questions(path: Path, warn: Any = None) -> list[Question]:
@@ -76,7 +77,7 @@ def load_questions(path: Path, warn: Any = None) -> list[Question]:
         seen.add(qid)
         out.append(Question(id=qid, type=obj["type"], question=obj["question"].strip(),
                             gold_titles=list(obj.get("gold_titles") or []), history=list(obj.get("history") or []),
-                            key_facts=list(obj.get("key_facts") or [])))
+                            key_facts=list(obj.get("key_facts") or []), shift=obj.get("shift") is True))
     if not out:
         raise InputError(f"{path}: no valid questions")
     return out
@@ -122,7 +123,8 @@ def run_questions(engine: Any, questions: list[Question], progress: bool = True,
             "retrieved_titles": [h.title for h in hits],
             "source_titles": [h.title for h in ans.sources],
             "cited_titles": list(dict.fromkeys(c.title for c in ans.citations)),
-            "abstained": ans.abstained, "mode": ans.mode, "notice": ans.notice,
+            "abstained": ans.abstained, "mode": ans.mode, "notice": ans.notice, "shift": q.shift,
+            "reason": ans.reason,
             "answer": ans.text, "latency_ms": round(latency, 2),
         })
     return rows

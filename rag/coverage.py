@@ -29,6 +29,7 @@ from .text import words as words_of
 from .types import Hit
 
 MAX_LISTED = 3  # papers named in a reason ("mentioned in passing in A, B and C")
+SIDE_NAME_WORDS = 2  # "the Lion optimizer" names a thing; a longer side after the name describes one
 
 
 @dataclass(frozen=True)
@@ -133,18 +134,21 @@ class Judge:
         """`name` is the paper's own name or part of its title."""
         return self.own_name(h, name) or _contains(name_tokens(h.title), name_tokens(name)) > 0
 
-    def name_problem(self, h: Hit, focus: Focus, required: Sequence[str], strict: bool = False) -> str | None:
-        """The first required name this paper fails, or None. A required name must be in the paper (`strict`, for a
-        compared side or "which paper introduced X?": its own name or in its title); and a question about a name
-        ("How was GPT-4 trained?") needs a paper for which one of the question's names is central."""
+    def name_problem(self, h: Hit, focus: Focus, required: Sequence[str], side: bool = False) -> str | None:
+        """The first required name this paper fails, or None. A required name must be in the paper; the name of a
+        compared side must be central to it (its own name, title or opening); "which paper introduced X?" needs X
+        to be its own name or in its title; and a question about a name ("How was GPT-4 trained?") needs a paper
+        for which one of the question's names is central."""
         for name in required:
-            if strict or focus.origin:
+            if focus.origin:
                 ok = self.titled(h, name)
+            elif side:
+                ok = self.central(h, name)
             else:
                 ok = self.mentions(h, name) > 0 or self.own_name(h, name)
             if not ok:
                 return name
-        if focus.subjects and not strict and not focus.origin and not any(self.central(h, n) for n in focus.names):
+        if focus.subjects and not side and not focus.origin and not any(self.central(h, n) for n in focus.names):
             return focus.subjects[0]
         return None
 
@@ -156,9 +160,9 @@ class Judge:
         return sum(self.idf(t) for t in wanted & self.paper_terms(h)) / total
 
     def passes(self, h: Hit, focus: Focus, wanted: set[str], required: Sequence[str], min_coverage: float,
-               strict: bool = False) -> bool:
+               side: bool = False) -> bool:
         """Names as required, and enough of the terms."""
-        return self.name_problem(h, focus, required, strict) is None and (
+        return self.name_problem(h, focus, required, side) is None and (
             h.named_as is not None or self.term_coverage(h, wanted) >= min_coverage)
 
     def unknown_terms(self, text: str) -> list[str]:
@@ -194,10 +198,15 @@ _HEAD_END = re.compile(r",|\(|;|\s(?:where|which|that|i\.e\.|e\.g\.|such\s+as|li
                        re.I)
 
 
+_MODIFIER_TAIL = re.compile(r"-(?:style|like|based|type|wise|level|aware|free|oriented|driven|related|inspired)\b",
+                            re.I)
+
+
 def topic_head(topic: str) -> str:
-    """What a topic is, before its elaboration: "grokking, where generalization arrives late" → "grokking"."""
+    """What a topic is, before its elaboration: "grokking, where generalization arrives late" → "grokking";
+    modifier tails go too ("Hopfield-style" → "Hopfield")."""
     m = _HEAD_END.search(topic)
-    return topic[: m.start()] if m else topic
+    return _MODIFIER_TAIL.sub("", topic[: m.start()] if m else topic)
 
 
 def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit], settings: Settings,
@@ -255,23 +264,34 @@ def _comparison(judge: Judge, focus: Focus, plan: QueryPlan, hits: Sequence[Hit]
     for side in plan.sides:
         side_hits = [h for h in hits if h.side == side.label]
         side_focus = focus_of(side.label, mid_sentence=True)
-        names = list(side_focus.names)
+        # The name a side opens with is what it is about ("MgNO", "the LSTM encoder-decoder approach"); other names
+        # in a described side are details.
+        label = re.sub(r"^(?:the|an?)\s+", "", side.label, flags=re.I)
+        names = [n for n in side_focus.names if label.lower().startswith(n.lower())][:1]
+        if names and len(content_terms(label[len(names[0]):])) > SIDE_NAME_WORDS:
+            names = []  # a description that starts with a name ("the LSTM encoder-decoder approach to ...")
         wanted = set(side_focus.terms)
-        ok = [h for h in side_hits if judge.passes(h, side_focus, wanted, names, settings.min_coverage, strict=True)]
+        ok = [h for h in side_hits if judge.passes(h, side_focus, wanted, names, settings.min_coverage, side=True)]
         if ok:
             evidence.append(ok[0])
             continue
         missing.append(side.label)
-        named = next((n for n in names if all(judge.name_problem(h, side_focus, [n], strict=True)
+        named = next((n for n in names if all(judge.name_problem(h, side_focus, [n], side=True)
                                               for h in side_hits)), None)
         reasons.append(judge.name_reason(named, side_focus) if named else
                        f"No paper in the collection matches “{side.label}”.")
     if not missing:
         return Coverage(True, evidence)
-    # Half a comparison is worth answering only when the sides found are clearly there (named, or well covered).
-    strong = [h for h in evidence if h.named_as is not None or judge.term_coverage(
-        h, set(focus_of(h.side or "", mid_sentence=True).terms)) >= settings.partial_min_coverage]
-    if len(strong) < len(evidence) or not evidence:
+    # Half a comparison is worth answering only when the sides found are clearly there: a side's name is the
+    # paper's own or in its title (not only central to it), or the side is a description the paper covers well.
+    def strong(h: Hit) -> bool:
+        f = focus_of(h.side or "", mid_sentence=True)
+        if f.names:
+            return judge.titled(h, f.names[0])
+        return h.named_as is not None or judge.term_coverage(h, set(f.terms)) >= settings.partial_min_coverage
+
+    strong_sides = [h for h in evidence if strong(h)]
+    if len(strong_sides) < len(evidence) or not evidence:
         return Coverage(False, [], " ".join(reasons), missing)
     answered = ", ".join(f"“{h.side}”" for h in evidence)
     return Coverage(True, evidence, f"Only part of the comparison is covered: {' '.join(reasons)} "

@@ -19,7 +19,7 @@ _TOPIC = re.compile(
     re.I)
 _COMPARE_CUES = re.compile(
     r"\b(compare|compared|comparison|contrast|differ|differs|difference|differences|vs\.?|versus|"
-    r"build(?:s)?\s+on|relate(?:s)?\s+to|how\s+does\s+each|both)\b", re.I)
+    r"build(?:s)?\s+on|relate(?:s)?\s+to|how\s+does\s+each|each\s+(?:one|of\s+them)|both)\b", re.I)
 _EXPLICIT_COMPARE = re.compile(r"\b(compare|contrast|differ|differs|versus|vs\.?)\b", re.I)
 # Ordered from most to least specific; each captures the two sides.
 _SPLITTERS = [
@@ -43,6 +43,7 @@ _SIDE_TRIM = re.compile(r"^(?:the\s+|a\s+|an\s+|paper\s+on\s+|papers?\s+|approac
 MAX_SIDE_WORDS = 10  # a side names or describes one paper; longer "sides" are clauses of a lookup question
 _LIST_SPLIT = re.compile(r",\s*(?:and\s+)?|\s+and\s+|\s+(?:vs\.?|versus)\s+", re.I)
 _CHAIN_SPLIT = re.compile(r"\s+(?:vs\.?|versus)\s+", re.I)
+_PRONOUN_SIDE = re.compile(r"^(?:their|its|his|her|these|those|them|they|it)\b", re.I)
 # A list item that is a clause about the item before it ("the Lion optimizer, discovered by program search").
 _CLAUSE_ITEM = re.compile(r"^(?:[a-z]+ed|[a-z]+ing|which|that|who|where|when|by|with|from|using|as)\b")
 
@@ -103,5 +104,7 @@ def split_sides(query: str) -> list[str]:
             sides = [s for s in sides if len(s) >= 2]
             if any(len(s.split()) > MAX_SIDE_WORDS for s in sides):
                 continue  # a clause, not a paper: "... to compare problem difficulty, e.g. pendulum vs. MNIST"
+            if any(_PRONOUN_SIDE.match(s) for s in sides):
+                continue  # "how do their goals and designs differ": what is compared, not the papers
             return sides
     return []

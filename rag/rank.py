@@ -57,10 +57,36 @@ def name_boosts(named: Sequence[AliasMatch], boost: float) -> dict[str, tuple[fl
     return out
 
 
+def per_paper(ranking: Mapping[int, float], chunk_paper: Sequence[str]) -> dict[str, float]:
+    """paper id → its best chunk's score in one ranking."""
+    out: dict[str, float] = {}
+    for row, score in ranking.items():
+        pid = chunk_paper[row]
+        if score > out.get(pid, float("-inf")):
+            out[pid] = score
+    return out
+
+
+def fuse_papers(state: IndexState, scores: Scores, settings: Settings) -> dict[str, tuple[float, int]]:
+    """paper id → (fused score, the row of the passage to show). `fusion_level` "paper": each ranking is first
+    reduced to one score per paper (its best chunk), then the paper rankings are fused, so a paper with many
+    matching chunks does not push others down; "chunk": chunks are fused, then each paper keeps its best."""
+    rankings = [(settings.dense_weight, scores.dense), (settings.bm25_weight, scores.sparse)]
+    if settings.fusion_level == "chunk":
+        return best_per_paper(rrf(rankings, settings.rrf_k), state.chunk_paper)
+    papers = sorted({state.chunk_paper[r] for _, ranking in rankings for r in ranking})
+    index = {pid: i for i, pid in enumerate(papers)}
+    by_paper = [(w, {index[pid]: v for pid, v in per_paper(ranking, state.chunk_paper).items()})
+                for w, ranking in rankings]
+    fused = rrf(by_paper, settings.rrf_k)
+    # The passage shown: the paper's chunk that scores best in the fused chunk ranking.
+    rows = best_per_paper(rrf(rankings, settings.rrf_k), state.chunk_paper)
+    return {pid: (fused[index[pid]], rows[pid][1]) for pid in papers if index[pid] in fused}
+
+
 def rank_papers(state: IndexState, scores: Scores, named: Sequence[AliasMatch], settings: Settings) -> list[Hit]:
     """Every candidate paper, best first: fused dense + BM25, then the papers the query names put first."""
-    fused = rrf([(settings.dense_weight, scores.dense), (settings.bm25_weight, scores.sparse)], settings.rrf_k)
-    best = best_per_paper(fused, state.chunk_paper)
+    best = fuse_papers(state, scores, settings)
     boosts = name_boosts(named, settings.alias_boost)
     for pid in boosts:  # a named paper is a candidate even when neither ranking found it
         if pid not in best and pid in state.paper_rows:

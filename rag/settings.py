@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # --- retrieval --------------------------------------------------------------------------------------
     dense_k: int = Field(60, description="Chunks fetched from the dense (Chroma) retriever per query.")
     bm25_k: int = Field(60, description="Chunks fetched from BM25 per query.")
+    fusion_level: Literal["paper", "chunk"] = Field(
+        "chunk", description="paper: reduce each ranking to one score per paper (its best chunk) and fuse the paper "
+        "rankings; chunk: fuse chunk rankings, then keep each paper's best chunk.")
     rrf_k: int = Field(60, description="Reciprocal-rank-fusion constant: larger flattens rank differences.")
     dense_weight: float = Field(1.0, description="Weight of the dense ranking in fusion. 0 switches it off.")
     bm25_weight: float = Field(2.0, description="Weight of the BM25 ranking in fusion (2.0 ties or beats 1.0 "
