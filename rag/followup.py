@@ -29,6 +29,13 @@ _DEMONSTRATIVE = re.compile(r"\b(?:this|these|those|such(?!\s+as\b)|the same)\s+
 _EXPLETIVE = re.compile(r"\bit\s+(?:is|was|has\s+been|'s)\s+(?:[a-z]+\s+){0,2}(?:to|that|whether|how)\b", re.I)
 # "And on ImageNet?", "What about its speed?": continues the previous question
 _ELLIPSIS = re.compile(r"^\s*(?:and|also|what\s+about|how\s+about|same\s+for)\b", re.I)
+# Pronouns that point at something said before (never a description like "the paper that ...").
+_PRONOUN = re.compile(r"\b(?:it|its|they|them|their|this\s+(?:paper|work|method|model|approach|one)|that\s+(?:paper|"
+                      r"work|method|model|approach|one)|the\s+(?:first|second)(?:\s+one)?|the\s+(?:former|latter)|"
+                      r"both\s+of\s+them|these\s+two|those\s+two)\b", re.I)
+_ASKING = re.compile(r"^(?:please\s+)?(?:summari[sz]e|describe|explain|tell\s+me\s+about|what\s+(?:is|are|does|do)|"
+                     r"how\s+(?:does|do|is)|which\s+paper\s+)\s*", re.I)
+DESCRIPTION_WORDS = 20
 _BOTH_AND = re.compile(r"(?:\s+\S+){1,8}?\s+and\b", re.I)
 _EARLY_WORDS = 8  # a reference this close to the start is what the question is about
 _BOLD_TITLE = re.compile(r"\*\*(?:\[\d+\]\s*)?([^*]{8,300})\*\*|^\[\d+\]\s+(.+)$", re.M)
@@ -114,14 +121,26 @@ def refers_back(question: str) -> str | None:
 
 
 def dangling(question: str, history: Sequence[dict[str, str]] | None, aliases: AliasIndex) -> str | None:
-    """The reference ("it", "the second one") a question opens with when no earlier turn names a paper it could
-    mean, so the answer can say so instead of guessing; None otherwise."""
-    m = _anaphor(question)
+    """The pronoun ("it", "the second one") a question opens with when there is no earlier question it could
+    point at, so the answer can say so instead of guessing; None otherwise. A description ("the paper that ...",
+    "the two accounts of grokking: ...") says what it means and is not a dangling reference."""
+    m = _PRONOUN.search(question)
     if m is None or len(question[: m.start()].split()) > _EARLY_WORDS or aliases.find(question[: m.start()]):
         return None
-    if history and referents(history, aliases):
+    if any(t.get("role") == "user" for t in history or ()):
         return None
     return m.group(0)
+
+
+def described(history: Sequence[dict[str, str]]) -> str | None:
+    """What the last user question was about, when it names no paper: "Summarize the paper that translates
+    English to French with two deep LSTMs." → "the paper that translates English to French with two deep LSTMs"."""
+    last = next((t["content"] for t in reversed(history) if t.get("role") == "user"), None)
+    if not last:
+        return None
+    text = _ASKING.sub("", " ".join(last.split())).rstrip("?.! ")
+    words = text.split()
+    return " ".join(words[:DESCRIPTION_WORDS]) if words else None
 
 
 def resolve(question: str, history: Sequence[dict[str, str]] | None, aliases: AliasIndex) -> str:
@@ -129,8 +148,14 @@ def resolve(question: str, history: Sequence[dict[str, str]] | None, aliases: Al
     if not history or not refers_back(question):
         return question
     names = referents(history, aliases)
-    if not names:
-        return question
+    if not names:  # the earlier question named no paper: it is what "it" means, in its own words
+        about = described(history)
+        m = _anaphor(question)
+        if about is None:
+            return question
+        if m is None:
+            return f"{question.rstrip('?. ')} ({about})?"
+        return question[: m.start()] + about + question[m.end():]
     own = aliases.find(question)
     m = _anaphor(question)
     if m is None:  # a demonstrative or an ellipsis: the earlier papers are what it is about
