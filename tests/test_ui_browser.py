@@ -77,6 +77,12 @@ def page(request, browser, app_url):
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------
+def expect(locator):
+    from playwright.sync_api import expect as pw_expect
+
+    return pw_expect(locator)
+
+
 def fresh(page) -> None:
     """The chat as a new visitor sees it: no stored conversation."""
     page.goto(page.url0)
@@ -93,6 +99,15 @@ def ask(page, question: str) -> None:
     page.press("#question textarea", "Enter")
     answers(page).nth(n).wait_for(state="attached")
     page.wait_for_timeout(400)  # let the chat settle (autoscroll)
+
+
+def two_answers(page) -> None:
+    """The page shows the comparative answer then the GCNet one (reused when a previous test left it so)."""
+    users = [u.strip() for u in page.locator('#chat [data-testid="user"]').all_inner_texts()]
+    if users != [COMPARE, GCNET_Q] or answers(page).count() != 2:
+        fresh(page)
+        ask(page, COMPARE)
+        ask(page, GCNET_Q)
 
 
 def answers(page):
@@ -226,9 +241,7 @@ def test_browser__typed_html_creates_no_element_and_runs_nothing(page):
 
 
 def test_browser__clicking_1_in_the_first_of_two_answers_shows_that_answers_source(page):
-    fresh(page)
-    ask(page, COMPARE)
-    ask(page, GCNET_Q)
+    two_answers(page)
     first, second = answers(page).nth(0), answers(page).nth(1)
     first.locator(".cite", has_text="[1]").first.click()
     where = page.locator("#sources") if wide(page) else first.locator(".ans-sources")
@@ -256,6 +269,7 @@ def test_browser__clicking_1_in_the_first_of_two_answers_shows_that_answers_sour
 
 
 def test_browser__a_new_answer_replaces_a_pinned_older_answers_sources(page):
+    two_answers(page)
     if wide(page):
         answers(page).first.locator(".cite", has_text="[1]").first.click()
         page.locator("#sources .src-pinned").wait_for()
@@ -265,28 +279,27 @@ def test_browser__a_new_answer_replaces_a_pinned_older_answers_sources(page):
         assert page.locator("#sources .src-pinned").count() == 0 and RESMLP not in page.inner_text("#sources")
     page.click("#clear-btn")
     page.locator("#chat .ph").wait_for()
-    assert answers(page).count() == 0 and page.locator("#export-btn").is_disabled()
+    assert answers(page).count() == 0
+    expect(page.locator("#export-btn")).to_be_disabled()  # nothing to export (updated just after the clear)
 
 
 def test_browser__export_downloads_markdown_whose_references_are_the_cited_titles(page):
-    if answers(page).count() != 2:
-        fresh(page)
-        ask(page, COMPARE)
-        ask(page, GCNET_Q)
-    with page.expect_download() as info:
-        page.click("#export-btn")
-    download = info.value
-    assert download.suggested_filename.endswith(".md")
-    text = Path(download.path()).read_text(encoding="utf-8")
+    two_answers(page)
+    for _ in range(10):  # the file is rewritten just after each answer: wait for the one with both
+        with page.expect_download() as info:
+            page.click("#export-btn")
+        download = info.value
+        text = Path(download.path()).read_text(encoding="utf-8")
+        if f"## 2. {GCNET_Q}" in text:
+            break
+        page.wait_for_timeout(300)
+    assert re.fullmatch(r"papers-conversation-\d{4}-\d\d-\d\d-\d{4}\.md", download.suggested_filename)
     assert f"## 1. {COMPARE}" in text and f"## 2. {GCNET_Q}" in text
     assert references_of(text) == [RESMLP, RAFTMLP, GCNET]
 
 
 def test_browser__the_conversation_survives_a_reload(page):
-    if answers(page).count() != 2:
-        fresh(page)
-        ask(page, COMPARE)
-        ask(page, GCNET_Q)
+    two_answers(page)
     page.reload()
     page.wait_for_selector("#question textarea")
     answers(page).nth(1).wait_for(state="attached")
