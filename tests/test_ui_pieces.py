@@ -11,7 +11,6 @@ import pytest
 
 from rag import Answer, Citation, Hit, Paper
 from rag.errors import InputError
-from ui.app import answer_turns, check_k, new_session, restore_session
 from ui.collection import (
     ALL_FILES,
     ANY_YEAR,
@@ -35,6 +34,7 @@ from ui.render import (
     sources_html,
     user_markdown,
 )
+from ui.session import answer_turns, check_k, new_session, restore_session
 
 RESMLP = "ResMLP: Feedforward networks for image classification with data-efficient training"
 RAFTMLP = "RaftMLP: How Much Can Be Done Without Attention and with Less Spatial Locality?"
