@@ -1,6 +1,7 @@
 """The Gradio chat, driven over HTTP with gradio_client against an app launched on 127.0.0.1 with the real
-Engine over the real corpus: cited comparative answers, errors shown instead of crashes, 8 concurrent
-sessions, follow-ups that use the session's history, and the pieces the page is made of."""
+Engine over the real corpus: cited comparative answers, refused questions shown as notices that keep the
+conversation, 8 concurrent sessions, follow-ups that use the session's history, each answer keeping its own
+sources, typed HTML shown as text, and the launch guards. (Rendering pieces: test_ui_pieces.py.)"""
 
 from __future__ import annotations
 
@@ -10,13 +11,11 @@ import time
 import pytest
 from conftest import free_port, make_settings
 from gradio_client import Client
-from gradio_client.exceptions import AppError
 from typer.testing import CliRunner
 
-from rag import Answer, Citation, Hit, Paper
 from rag.errors import ConfigError
 from ui.app import API_NAME, auth_pair, launch, warn_if_exposed
-from ui.render import model_badge, sources_html
+from ui.render import answer_body, model_badge
 
 pytestmark = pytest.mark.filterwarnings("ignore:::gradio.queueing")  # pandas deprecations inside gradio
 
@@ -53,9 +52,14 @@ def text_of(message: dict) -> str:
     return "".join(part.get("text", "") for part in content if isinstance(part, dict))
 
 
-def ask(c: Client, question: str, **kw):
-    chat, sources, box = c.predict(question, api_name=ASK, **kw)
+def ask(c: Client, question: str, *args):
+    chat, sources, box = c.predict(question, *args, api_name=ASK)
     return chat, sources, box
+
+
+def body(message: dict) -> str:
+    """An answer message without the sources folded under it."""
+    return answer_body(text_of(message))
 
 
 # --- over HTTP -----------------------------------------------------------------------------------------------
@@ -65,32 +69,67 @@ def test_ask__comparative_question_streams_and_cites_both_exact_titles_in_answer
     updates = job.outputs()
     assert len(updates) >= 2 and "Searching the collection" in text_of(updates[0][0][-1])  # it streams
     assert [m["role"] for m in chat] == ["user", "assistant"]
-    answer = text_of(chat[-1])
+    answer = body(chat[-1])
     for title in (RESMLP, RAFTMLP):
         assert title in answer
         assert title in sources
-    assert "[1]" in answer and "[2]" in answer
+    assert ">[1]</span>" in answer and ">[2]</span>" in answer and 'class="cite"' in answer  # clickable [n]
     assert "| Paper |" in answer  # the side-by-side table is markdown, rendered as a table by the chat
-    assert sources.count('class="src-card"') >= 2 and 'class="src-n">1<' in sources
+    assert sources.count('class="src-card"') == 2 and 'class="src-n">1<' in sources and 'class="src-n">2<' in sources
+    folded = text_of(chat[-1])[len(answer):]  # the answer's own sources, under it (shown on phones)
+    assert folded.startswith('<details class="ans-sources"><summary>Sources (2)</summary>')
+    assert RESMLP in folded and RAFTMLP in folded
     assert box == ""  # the textbox is cleared for the next question
 
 
-def test_ask__empty_or_overlong_question_is_an_error_message_and_the_server_keeps_answering(app_url, engine):
+def test_ask__refused_questions_are_notices_that_keep_the_conversation_and_the_text(app_url, engine):
     c = client(app_url)
-    with pytest.raises(AppError, match="empty"):
-        ask(c, "   ")
-    too_long = "why " * (engine.settings.max_question_chars // 4 + 10)
-    with pytest.raises(AppError, match="limit is"):
-        ask(c, too_long)
     chat, sources, _ = ask(c, "What is GCNet?")
-    assert len(chat) == 2  # refused questions left no trace in the conversation
-    assert "Global Context Networks" in text_of(chat[-1]) and "Global Context Networks" in sources
+    assert "Global Context Networks" in body(chat[1])
+    before = [text_of(m) for m in chat]
+
+    chat2, sources2, box = ask(c, "   ")
+    assert [text_of(m) for m in chat2[:2]] == before  # the answer is still there
+    assert len(chat2) == 3 and "Not asked." in text_of(chat2[2]) and "The question is empty" in text_of(chat2[2])
+    assert sources2 == sources and box == "   "  # the panel keeps the answer's sources
+
+    too_long = "why " * (engine.settings.max_question_chars // 4 + 10)
+    chat3, _, box = ask(c, too_long)
+    assert len(chat3) == 3 and "the limit is 2,000" in text_of(chat3[2]) and box == too_long  # kept to be fixed
+
+    chat4, _, box = ask(c, "What is GCNet?", 2.5)
+    assert "number of sources must be a whole number from 0 (automatic) to 20; it is 2.5" in text_of(chat4[2])
+    assert box == "What is GCNet?"
+
+    chat5, sources5, _ = ask(c, "What is ResMLP?")
+    assert len(chat5) == 4  # the notice went; refused questions left no trace in the conversation
+    assert [text_of(m) for m in chat5[:2]] == before and RESMLP in sources5
+
+
+def test_ask__each_answer_keeps_its_own_numbered_sources(app_url):
+    c = client(app_url)
+    ask(c, "How does ResMLP differ from RaftMLP?")
+    chat, sources, _ = ask(c, "What is GCNet?")
+    first, second = text_of(chat[1]), text_of(chat[3])
+    assert RESMLP in first.split('class="src-n">1<', 1)[1].split('class="src-card"', 1)[0]  # answer 1's [1]
+    assert "Global Context Networks" in second.split('class="src-n">1<', 1)[1]  # answer 2's [1]
+    assert "Global Context Networks" not in first and RESMLP not in second
+    assert RESMLP not in sources and "Global Context Networks" in sources  # the panel shows the latest
+
+
+def test_ask__typed_html_is_shown_as_text_never_rendered(app_url):
+    chat, _, _ = ask(client(app_url), "Compare <img src=x onerror=alert(1)> with <b>ResMLP</b>")
+    user, answer = text_of(chat[0]), text_of(chat[1])
+    assert "<img" not in user and "<b>" not in user
+    assert user == "Compare &lt;img src=x onerror=alert(1)&gt; with &lt;b&gt;ResMLP&lt;/b&gt;"
+    assert "<img" not in answer and "<b>ResMLP" not in answer  # the engine echoes sides: escaped too
 
 
 def test_ask__unanswerable_question_abstains_visibly_with_closest_papers(app_url):
     chat, sources, _ = ask(client(app_url), "What does the collection say about CRISPR gene editing?")
-    answer = text_of(chat[-1])
+    answer = body(chat[-1])
     assert 'class="abstain"' in answer and "Not covered by the collection" in answer
+    assert "(similarity " not in answer  # raw numbers left out of the closest-papers list
     assert "src-abstain" in sources and sources.count("src-closest") >= 1
     assert "src-n" not in sources  # nothing is presented as a citation
 
@@ -136,16 +175,16 @@ def test_ask__eight_concurrent_sessions_each_get_their_own_correct_answer(app_ur
         assert [m["role"] for m in chat] == ["user", "assistant"], f"session {i} saw another session's turns"
         assert text_of(chat[0]) == question
         assert "Could not answer" not in text_of(chat[1])
-        assert title in text_of(chat[1]) and title in sources, (question, text_of(chat[1])[:300])
+        assert title in body(chat[1]) and title in sources, (question, text_of(chat[1])[:300])
 
 
 def test_followup__uses_this_sessions_history_and_clear_forgets_it(app_url):
     c = client(app_url)
     chat, _, _ = ask(c, "What is ResMLP?")
-    assert RESMLP in text_of(chat[-1])
+    assert RESMLP in body(chat[-1])
     chat, sources, _ = ask(c, "How does it compare with RaftMLP?")
     assert len(chat) == 4
-    assert RAFTMLP in text_of(chat[-1]) and RESMLP in text_of(chat[-1])  # "it" resolved from history
+    assert RAFTMLP in body(chat[-1]) and RESMLP in body(chat[-1])  # "it" resolved from history
     assert RAFTMLP in sources and RESMLP in sources
     other, _, _ = ask(client(app_url), "What is GCNet?")
     assert len(other) == 2  # another browser session has its own history
@@ -162,12 +201,13 @@ def test_missing_index_and_rate_limit_are_shown_not_crashes(tmp_path):
     demo, url = serve(engine)
     try:
         c = client(url)
-        for _ in range(2):
+        for i in range(2):
             chat, sources, _ = ask(c, "What is GCNet?")
+            assert len(chat) == 2 * (i + 1)  # an error turn stays in the conversation, with its question
             assert "Could not answer" in text_of(chat[-1]) and "rag ingest" in text_of(chat[-1])
             assert "rag ingest" in sources
-        with pytest.raises(AppError, match="at most 2 questions a minute"):
-            ask(c, "What is GCNet?")
+        chat, _, box = ask(c, "What is GCNet?")
+        assert len(chat) == 5 and "at most 2 questions a minute" in text_of(chat[-1]) and box == "What is GCNet?"
         chat, _, _ = ask(client(url), "What is GCNet?")  # a new session has its own allowance
         assert "rag ingest" in text_of(chat[-1])
     finally:
@@ -184,20 +224,6 @@ def test_app__two_named_endpoints_and_a_queue_that_answers_several_at_once(app, 
 
 
 # --- pieces ----------------------------------------------------------------------------------------------------
-def test_sources_html__card_per_citation_with_metadata_and_uncited_folded():
-    paper = Paper("p1", "A & B: Title?", "passage", date_text="Aug 9, 2021", upvotes=12, n_authors=5,
-                  authors=["Ann One", "Bo Two", "Cy Three", "Di Four"], url="https://arxiv.org/abs/1")
-    hit = Hit("p1", "A & B: Title?", 1.0377, "passage", side="A", similarity=0.61, paper=paper)
-    other = Hit("p2", "Uncited <paper>", 0.015, "x")
-    ans = Answer("q", "text [1]", [Citation(1, "p1", "A & B: Title?", "We <b>show</b> it.")], [hit, other], False,
-                 "extractive")
-    out = sources_html(ans)
-    assert "A &amp; B: Title?" in out and "We &lt;b&gt;show&lt;/b&gt; it." in out
-    assert "Aug 9, 2021" in out and "▲ 12 upvotes" in out and "Ann One, Bo Two, Cy Three et al." in out
-    assert "score 1.038" in out and 'href="https://arxiv.org/abs/1"' in out
-    assert "1 more retrieved, not cited" in out and "Uncited &lt;paper&gt;" in out
-
-
 def test_model_badge__names_the_model_or_says_extractive(tmp_path):
     plain = make_settings(tmp_path)
     assert "extractive (no LLM configured)" in model_badge(plain)

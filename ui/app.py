@@ -1,39 +1,43 @@
-"""The chat face: a Gradio app that streams cited answers, with the cited papers in a panel beside the chat.
-`build_app(engine)` makes the Blocks, `launch()` serves it (never shared; optional auth), `rag chat` runs it.
-Only the public rag API is used; gradio is imported lazily so the `rag` command stays fast."""
+"""The chat face: a Gradio app that streams cited answers, each with its own numbered sources (beside the chat
+on wide screens, under the answer on phones), a Collection tab listing every paper, a Markdown export and a
+conversation kept in the browser across reloads. `build_app(engine)` makes the Blocks, `launch()` serves it
+(never shared; optional auth), `rag chat` runs it. gradio is imported lazily so the `rag` command stays fast."""
 
 from __future__ import annotations
 
-import logging
+import hashlib
+import shutil
 import sys
-import time
-from collections.abc import Iterator, Sequence
+import tempfile
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from rag import Answer, Engine
-from rag.errors import ConfigError, IndexMissingError, InputError, RagError
+from rag import Engine
+from rag.errors import ConfigError, IndexMissingError, RagError
 
-from .render import (
-    CSS,
-    PLACEHOLDER,
-    SOURCES_EMPTY,
-    SOURCES_WAIT,
-    answer_markdown,
-    error_html,
-    error_markdown,
-    error_message,
-    header_html,
-    model_badge,
-    sentence,
-    sources_html,
+from .assets import CSS, JS
+from .collection import ALL_FILES, ANY_YEAR, SORTS, collection_html, filter_choices, filter_papers
+from .conversation import stored
+from .render import PLACEHOLDER, SOURCES_EMPTY, error_message, header_html, model_badge, sentence
+from .session import (  # noqa: F401  (check_question, check_rate, RATE_WINDOW: re-exported for callers)
+    MAX_K,
+    RATE_WINDOW,
+    PaperCache,
+    answer_turns,
+    check_question,
+    check_rate,
+    new_session,
+    restore_session,
+    write_export,
 )
 
 if TYPE_CHECKING:
     import gradio as gr
 
-log = logging.getLogger(__name__)
 
 # Comparative questions first: they show what the tool does best (both papers cited, a table side by side).
 EXAMPLES = [
@@ -43,70 +47,7 @@ EXAMPLES = [
     "What is GCNet?",
 ]
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
-RATE_WINDOW = 60.0  # seconds; settings.ui_rate_limit questions per window per browser session
-STREAM_EVERY = 0.05  # seconds between chat updates while an answer streams
 API_NAME = "ask"
-
-
-# --- session logic (pure; the gradio handlers below wrap it) -----------------------------------------------------
-def new_session() -> dict[str, list[Any]]:
-    """Per-browser-session state: `history` is what the engine sees for follow-ups (clean question/answer
-    text), `chat` is what the Chatbot shows (including failed turns), `asked` are timestamps for the rate limit."""
-    return {"history": [], "chat": [], "asked": []}
-
-
-def check_question(question: Any, max_chars: int) -> str:
-    q = " ".join(str(question or "").split())
-    if not q:
-        raise InputError("the question is empty; type a question about the papers")
-    if len(q) > max_chars:
-        raise InputError(f"the question is {len(q):,} characters; the limit is {max_chars:,}. Please shorten it")
-    return q
-
-
-def check_rate(asked: list[float], limit: int, now: float) -> None:
-    asked[:] = [t for t in asked if now - t < RATE_WINDOW]
-    if limit > 0 and len(asked) >= limit:
-        wait = RATE_WINDOW - (now - asked[0])
-        raise InputError(f"rate limit: at most {limit} questions a minute per session; try again in "
-                         f"{max(1, round(wait))} s")
-
-
-def answer_turns(engine: Engine, question: str, k: float | None, use_llm: bool | None,
-                 session: dict[str, list[Any]]) -> Iterator[tuple[list[dict[str, str]], str | None]]:
-    """Streams (chat messages, sources html or None=unchanged) for one question; updates `session`.
-    Raises InputError before anything is shown when the question or the rate is not acceptable."""
-    s = engine.settings
-    q = check_question(question, s.max_question_chars)
-    now = time.monotonic()
-    check_rate(session["asked"], s.ui_rate_limit, now)
-    session["asked"].append(now)
-    user = {"role": "user", "content": q}
-    shown = [*session["chat"], user]
-    yield [*shown, {"role": "assistant", "content": "*Searching the collection…*"}], SOURCES_WAIT
-    text, answer, last = "", None, 0.0
-    try:
-        for piece in engine.ask_stream(q, list(session["history"]), k=int(k) if k else None,
-                                       use_llm=bool(use_llm) if s.llm_enabled else None):
-            if isinstance(piece, Answer):
-                answer = piece
-                break
-            text += piece
-            if time.monotonic() - last > STREAM_EVERY:
-                last = time.monotonic()
-                yield [*shown, {"role": "assistant", "content": text}], None
-        if answer is None:
-            raise RuntimeError("the engine ended without an answer")
-    except Exception as e:  # shown in the chat; the server carries on
-        if not isinstance(e, RagError):
-            log.exception("answering %r failed", q)
-        msg = error_message(e)
-        session["chat"] = [*shown, {"role": "assistant", "content": error_markdown(msg)}]
-        yield session["chat"], error_html(msg)
-        return
-    session["chat"] = [*shown, {"role": "assistant", "content": answer_markdown(answer)}]
-    session["history"] = [*session["history"], user, {"role": "assistant", "content": answer.text}]
-    yield session["chat"], sources_html(answer)
 
 
 # --- the app ----------------------------------------------------------------------------------------------------
@@ -119,6 +60,12 @@ def _index_status(engine: Engine) -> tuple[int | None, str | None]:
         return None, sentence(str(e))
 
 
+def storage_key(engine: Engine) -> str:
+    """One browser-storage slot per collection, so two collections served on one address do not mix."""
+    where = engine.settings.chroma_url or str(Path(engine.settings.index_dir).resolve())
+    return "paper-rag-chat-" + hashlib.sha1(f"{where}|{engine.settings.collection}".encode()).hexdigest()[:10]
+
+
 def build_app(engine: Engine) -> gr.Blocks:
     """The chat as a gr.Blocks. Launch it with `launch()` (or pass `css=CSS, theme=theme()` to .launch()).
     Endpoints: `/ask` (question, k, use_llm → chat, sources html, cleared textbox) and `/clear`."""
@@ -126,62 +73,127 @@ def build_app(engine: Engine) -> gr.Blocks:
 
     s = engine.settings
     n_papers, index_problem = _index_status(engine)
+    papers = PaperCache(engine)
+    year_choices, file_choices = filter_choices(papers.list()) if n_papers else ([ANY_YEAR], [ALL_FILES])
+    exports = Path(tempfile.mkdtemp(prefix="paper-rag-export-"))  # removed with the app (weakref below)
 
-    def ask(question: str, k: float, use_llm: bool, session: dict[str, list[Any]]):
+    def ask(question: str, k: float, use_llm: bool, session: dict[str, Any]):
         """Answer `question` with citations; follow-ups in the same session use the earlier turns."""
-        try:
-            for chat, panel in answer_turns(engine, question, k, use_llm, session):
-                yield chat, gr.skip() if panel is None else panel, "", session
-        except InputError as e:  # nothing was shown yet: keep the textbox so it can be fixed
-            raise gr.Error(sentence(str(e)), title="Cannot ask that", print_exception=False) from None
+        for chat, panel, accepted in answer_turns(engine, question, k, use_llm, session):
+            yield chat, panel, "" if accepted else question, session
 
-    def clear(session: dict[str, list[Any]] | None):
+    def ask_in_page(question: str, k: float, use_llm: bool, session: dict[str, Any]):
+        # The box is cleared once, when the question is taken; later updates leave it alone so the next
+        # question can be typed while this one streams. A refused question stays in the box to be fixed.
+        first = True
+        for chat, panel, accepted in answer_turns(engine, question, k, use_llm, session):
+            yield chat, panel, "" if accepted and first else gr.skip(), session
+            first = False
+
+    def persist(session: dict[str, Any]):
+        path = write_export(session, papers.by_id(), exports)
+        return stored(session["turns"]), gr.DownloadButton(value=path, interactive=path is not None)
+
+    def restore(saved: Any, session: dict[str, Any] | None):
+        fresh = restore_session(saved, papers.by_id(), (session or {}).get("asked"))
+        if session and session.get("export_dir"):
+            fresh["export_dir"] = session["export_dir"]
+        path = write_export(fresh, papers.by_id(), exports)
+        return fresh["chat"], fresh["panel"], fresh, gr.DownloadButton(value=path, interactive=path is not None)
+
+    def clear(session: dict[str, Any] | None):
         fresh = new_session()
         fresh["asked"] = list((session or {}).get("asked", []))  # clearing does not reset the rate limit
+        if session and session.get("export_dir"):
+            fresh["export_dir"] = session["export_dir"]
         return [], SOURCES_EMPTY, "", fresh
 
+    def browse(query: str, year: str, source: str, order: str) -> str:
+        allp = papers.list()
+        if not allp:
+            return f'<div class="src-error">{header_problem}</div>'
+        return collection_html(allp, filter_papers(allp, query, year, source, order), query)
+
+    header_problem = index_problem or "The collection is empty."
     with gr.Blocks(title="Ask the papers", analytics_enabled=False) as demo:
         session = gr.State(new_session())
+        saved = gr.BrowserState(stored([]), storage_key=storage_key(engine),
+                                secret="paper-rag")  # the secret is sent to the page anyway: it guards nothing
         with gr.Row(elem_classes="top-row"):
             gr.HTML(header_html(n_papers, index_problem), elem_classes="header-html")
             badge = gr.HTML(model_badge(s, s.llm_enabled, engine.model_name), elem_classes="badge-html")
-        with gr.Row(equal_height=False, elem_classes="main-row"):
-            with gr.Column(scale=3, min_width=440):
-                chatbot = gr.Chatbot(show_label=False, height=600, elem_id="chat", feedback_options=None,
-                                     buttons=["copy"], layout="panel", placeholder=PLACEHOLDER)
-                with gr.Row(elem_classes="ask-row", equal_height=True):
-                    question = gr.Textbox(label="Question", show_label=False, scale=6, autofocus=True, lines=1,
-                                          max_lines=6, elem_id="question", container=False,
-                                          placeholder="Ask a question about the papers…")
-                    ask_btn = gr.Button("Ask", variant="primary", scale=1, min_width=76, elem_id="ask-btn")
-                    clear_btn = gr.Button("Clear", variant="secondary", scale=1, min_width=76,
-                                          elem_id="clear-btn")
-                with gr.Row(elem_classes="controls-row", equal_height=True):
-                    k = gr.Slider(0, 20, value=0, step=1, label="Number of sources (0 = automatic)", buttons=[],
-                                  scale=3, elem_id="k")
-                    use_llm = gr.Checkbox(
-                        value=s.llm_enabled, label="Use the LLM", interactive=s.llm_enabled, elem_id="use-llm",
-                        scale=2, info=("Off: answers quoted from the abstracts" if s.llm_enabled else
-                                       "No LLM configured: answers are quoted from the abstracts"))
-                with gr.Row(elem_classes="examples-row"):
-                    gr.HTML('<span class="ex-label">Try:</span>', elem_classes="ex-label-html")
-                    example_btns = [gr.Button(q, size="sm", variant="secondary", scale=0, min_width=0,
-                                              elem_classes="example-btn") for q in EXAMPLES]
-            with gr.Column(scale=2, min_width=340):
-                sources = gr.HTML(SOURCES_EMPTY, elem_id="sources", padding=False)
+        with gr.Tabs(elem_id="tabs"):
+            with gr.Tab("Chat", id="chat-tab", elem_id="chat-tab"):
+                with gr.Row(equal_height=False, elem_classes="main-row"):
+                    with gr.Column(scale=3, min_width=280, elem_id="chat-col"):
+                        chatbot = gr.Chatbot(show_label=False, height="calc(100vh - 330px)", min_height=320,
+                                             elem_id="chat", feedback_options=None, layout="panel", buttons=[],
+                                             placeholder=PLACEHOLDER, examples=[{"text": q} for q in EXAMPLES])
+                        with gr.Row(elem_classes="ask-row", equal_height=True):
+                            question = gr.Textbox(label="Question", show_label=False, scale=6, autofocus=True,
+                                                  lines=1, max_lines=6, elem_id="question", container=False,
+                                                  placeholder="Ask a question about the papers…")
+                            ask_btn = gr.Button("Ask", variant="primary", scale=0, min_width=72, elem_id="ask-btn")
+                        with gr.Row(elem_classes="tools-row", equal_height=True):
+                            k = gr.Slider(0, MAX_K, value=0, step=1, label="Number of sources (0 = automatic)",
+                                          buttons=[], scale=3, min_width=200, elem_id="k")
+                            use_llm = gr.Checkbox(
+                                value=s.llm_enabled, label="Use the LLM", interactive=s.llm_enabled,
+                                elem_id="use-llm", scale=2, min_width=150,
+                                info=("Off: answers quoted from the abstracts" if s.llm_enabled else
+                                      "None configured"))
+                            export_btn = gr.DownloadButton("Export", value=None, interactive=False, scale=0,
+                                                           min_width=88, elem_id="export-btn", size="md")
+                            clear_btn = gr.Button("Clear", variant="secondary", scale=0, min_width=72,
+                                                  elem_id="clear-btn", size="md")
+                        gr.HTML('<div class="k-msg" role="status" aria-live="polite"></div>', elem_id="k-note")
+                        api_ask = gr.Button("ask", visible=False)  # the /ask endpoint for API clients
+                    with gr.Column(scale=2, min_width=280, elem_id="sources-col"):
+                        sources = gr.HTML(SOURCES_EMPTY, elem_id="sources", padding=False,
+                                          js_on_load=f"({JS.replace('__MAX_K__', str(MAX_K))})();")
+            with gr.Tab(f"Collection ({n_papers or 0:,})", id="collection-tab", elem_id="collection-tab") as tab:
+                with gr.Row(elem_classes="coll-bar"):
+                    coll_q = gr.Textbox(label="Search", placeholder="Words in the title, abstract or authors",
+                                        scale=3, elem_id="coll-search")
+                    coll_year = gr.Dropdown(year_choices, value=ANY_YEAR, label="Year", scale=1,
+                                            elem_id="coll-year")
+                    coll_file = gr.Dropdown(file_choices, value=ALL_FILES, label="Source file", scale=1,
+                                            elem_id="coll-file")
+                    coll_sort = gr.Dropdown(list(SORTS), value=SORTS[0], label="Order", scale=1,
+                                            elem_id="coll-sort")
+                coll_list = gr.HTML('<div class="src-empty"><p>Loading the collection…</p></div>',
+                                    elem_id="collection")
 
-        io = {"inputs": [question, k, use_llm, session], "outputs": [chatbot, sources, question, session]}
-        question.submit(ask, **io, api_name=API_NAME)
-        ask_btn.click(ask, **io, api_visibility="private")
-        for btn in example_btns:  # clicking an example asks it
-            btn.click(lambda text: text, [btn], [question], queue=False, api_visibility="private").then(
-                ask, **io, api_visibility="private")
-        clear_btn.click(clear, [session], [chatbot, sources, question, session], api_name="clear", queue=False)
-        chatbot.clear(clear, [session], [chatbot, sources, question, session], api_visibility="private",
-                      queue=False)
-        use_llm.change(lambda on: model_badge(s, on, engine.model_name), [use_llm], [badge],
-                       api_visibility="private", queue=False)
+        private = {"api_visibility": "private"}
+        io = {"inputs": [question, k, use_llm, session], "outputs": [chatbot, sources, question, session],
+              "show_progress": "hidden"}
+        keep = {"fn": persist, "inputs": [session], "outputs": [saved, export_btn], "queue": False, **private}
+        api_ask.click(ask, **io, api_name=API_NAME).then(**keep)
+        question.submit(ask_in_page, **io, **private).then(**keep)
+        ask_btn.click(ask_in_page, **io, **private).then(**keep)
+
+        def pick_example(evt: gr.SelectData) -> str:
+            return evt.value["text"] if isinstance(evt.value, dict) else str(evt.value)
+
+        pick_example.__annotations__["evt"] = gr.SelectData  # gradio reads it; `gr` is local, not a module name
+
+        chatbot.example_select(pick_example, None, [question], queue=False, **private).then(
+            ask_in_page, **io, **private).then(**keep)
+        for clear_event in (clear_btn.click, chatbot.clear):
+            kw = {"api_name": "clear"} if clear_event == clear_btn.click else private
+            clear_event(clear, [session], [chatbot, sources, question, session], queue=False, **kw).then(**keep)
+        use_llm.change(lambda on: model_badge(s, on, engine.model_name), [use_llm], [badge], queue=False, **private)
+        demo.load(restore, [saved, session], [chatbot, sources, session, export_btn], queue=False,
+                  show_progress="hidden", **private)
+        filters = [coll_q, coll_year, coll_file, coll_sort]
+        browse_kw = {"fn": browse, "inputs": filters, "outputs": [coll_list], "queue": False,
+                     "show_progress": "hidden", **private}
+        tab.select(**browse_kw)
+        coll_q.change(trigger_mode="always_last", **browse_kw)
+        for dd in (coll_year, coll_file, coll_sort):
+            dd.change(**browse_kw)
     demo.queue(default_concurrency_limit=max(1, s.ui_concurrency))
+    weakref.finalize(demo, shutil.rmtree, exports, ignore_errors=True)
     return demo
 
 

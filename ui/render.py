@@ -1,25 +1,335 @@
-"""How the chat looks: the answer as chat markdown, the sources panel as HTML cards, the mode badge, the
-header and the page CSS. Plain strings from rag records, no gradio, so it is cheap to import and to test."""
+"""How the chat looks: each answer as chat markdown with clickable [n] and its own numbered sources, the
+sources panel, source cards (the quoted passage marked inside its abstract), links to papers, error notices,
+the mode badge and the header. Plain strings from rag records, no gradio, so it is cheap to import and test."""
 
 from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterable
+from datetime import date
 from typing import Any
+from urllib.parse import quote_plus
 
-from rag import Answer, Hit
+from rag import Answer, Hit, Paper
 from rag.errors import IndexMissingError, RagError
 
-PLACEHOLDER = ("### Ask a question about the papers\n"
-               "Compare two papers, ask which papers cover a topic, or ask what a method does. Answers quote "
-               "the abstracts and cite every claim as **[n]**; the cited papers are listed on the right.")
-SOURCES_EMPTY = ('<div class="src-empty"><b>Sources</b><p>Each paper cited in the answer appears here: its '
-                 "exact title, the passage quoted, date, authors, upvotes and retrieval score.</p></div>")
+PLACEHOLDER = ('<div class="ph"><h3>Ask a question about the papers</h3><p>Compare two papers, ask which papers '
+               "cover a topic, or ask what a method does. Answers quote the abstracts and cite every claim as "
+               '<b>[n]</b>; click a number to see the passage it quotes, <span class="wide-only">in the panel on '
+               'the right</span><span class="narrow-only">under the answer</span>.</p></div>')
+SOURCES_EMPTY = ('<div class="src-empty"><b>Sources</b><p>The papers an answer cites appear here: exact title, '
+                 "the quoted passage marked in its abstract, a link to the paper. Click <b>[n]</b> in any answer "
+                 "to see that answer's source n.</p></div>")
 SOURCES_WAIT = '<div class="src-empty"><p>Searching the collection…</p></div>'
+ARXIV_ID = re.compile(r"^(?:arxiv[-:_])?(\d{4}\.\d{4,5}(?:v\d+)?|[a-z][a-z.\-]*/\d{7}(?:v\d+)?)$", re.I)
+SEARCH_URL = "https://scholar.google.com/scholar?q="  # exact-title search when no id or URL is known
+TITLE_SEARCH = "Google Scholar title search"
+_CITE = re.compile(r"\[(\d{1,3})\]")
+_SENT_END = re.compile(r"(?<=[.!?])[\"'”’)]*\s+(?=[\"“(\[]?[A-Z0-9])")
 
 
 def esc(text: Any) -> str:
     return html.escape(str(text), quote=False)
+
+
+def attr(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+# --- small pieces -------------------------------------------------------------------------------------------------
+def paper_link(paper_id: str, title: str, paper: Paper | None) -> tuple[str, str]:
+    """(url, label): the paper's own URL, else its arXiv page when the id is an arXiv id, else a search for
+    the exact title (the daily-papers dumps carry neither URLs nor ids)."""
+    url = (paper.url or "").strip() if paper else ""
+    if re.match(r"https?://", url, re.I):
+        m = re.search(r"arxiv\.org/(?:abs|pdf)/([^?#\s]+?)(?:\.pdf)?$", url)
+        return url, f"arXiv:{m.group(1)}" if m else "paper page"
+    m = ARXIV_ID.match(paper_id or "")
+    if m:
+        return f"https://arxiv.org/abs/{m.group(1)}", f"arXiv:{m.group(1)}"
+    return SEARCH_URL + quote_plus(f'"{title}"'), TITLE_SEARCH
+
+
+def link_html(paper_id: str, title: str, paper: Paper | None, text: str | None = None) -> str:
+    """A link to the paper; without `text` it is labelled with where it goes ("arXiv:2105.03404 ↗")."""
+    url, label = paper_link(paper_id, title, paper)
+    tip = ("No link is known for this paper: searches Google Scholar for its exact title" if label == TITLE_SEARCH
+           else f"Open {label}")
+    shown = esc(text) if text is not None else f"{esc(label)} ↗"
+    return f'<a href="{attr(url)}" target="_blank" rel="noopener noreferrer" title="{attr(tip)}">{shown}</a>'
+
+
+def highlight_words(text: str, words: Iterable[str]) -> str:
+    """`text` escaped, with every occurrence of the (search) words marked."""
+    pats = [re.escape(w) for w in sorted(set(words), key=len, reverse=True) if w]
+    if not pats:
+        return esc(text)
+    spans = [(m.start(), m.end()) for m in re.finditer("|".join(pats), text, re.I)]
+    return _marked(text, spans, 0, len(text))
+
+
+def nice_date(iso: str | None) -> str | None:
+    """"2021-08-09" → "Aug 9, 2021"; "2021" or "2021-08" kept as far as known; None when there is no year."""
+    if not iso:
+        return None
+    m = re.match(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?", iso)
+    if not m:
+        return None
+    try:
+        if m.group(3):
+            d = date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+            return f"{d:%b} {d.day}, {d.year}"
+        if m.group(2):
+            return f"{date(int(m.group(1)), int(m.group(2)), 1):%b %Y}"
+    except ValueError:
+        return None
+    return m.group(1)
+
+
+def authors_text(paper: Paper | None) -> str | None:
+    if paper is None:
+        return None
+    names = [a for a in paper.authors if a]
+    if names:
+        more = len(names) > 3 or (paper.n_authors or 0) > 3
+        return ", ".join(names[:3]) + (" et al." if more else "")
+    if paper.n_authors:
+        return f"{paper.n_authors} author{'s' if paper.n_authors != 1 else ''}"
+    return None
+
+
+def why_found(hit: Hit | None) -> str:
+    """Why retrieval picked the paper, in words; the raw scores go in the tooltip, explained."""
+    if hit is None:
+        return ""
+    if hit.named_as:
+        label = f"named in the question: {hit.named_as}"
+    elif hit.side:
+        label = f"found for “{hit.side}”"
+    else:
+        label = "found by meaning and wording"
+    tip = (f"Retrieval score {hit.score:.3f}: dense and keyword (BM25) rankings fused by reciprocal rank; papers "
+           f"named in the question rank first (score above 1). Best passage's cosine similarity to the question: "
+           f"{hit.similarity:.2f} (1 = same meaning).")
+    return f'<span class="src-tag" title="{attr(tip)}">{esc(label)}</span>'
+
+
+def meta_line(paper_id: str, title: str, hit: Hit | None) -> str:
+    paper = hit.paper if hit else None
+    parts = [p for p in (nice_date(paper.date if paper else None), authors_text(paper)) if p]
+    out = [esc(p) for p in parts]
+    if paper and paper.upvotes:
+        out.append(f'<span title="Upvotes on the Hugging Face daily-papers page">▲ {int(paper.upvotes)}</span>')
+    out.append(link_html(paper_id, title, paper))
+    return f'<div class="src-meta">{" · ".join(out)}{why_found(hit)}</div>'
+
+
+# --- the quoted passage inside its abstract ------------------------------------------------------------------------
+def _norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _clean_quote(text: str) -> str:
+    text = re.sub(r"<[^>]+>", "", text)
+    text = re.sub(r"^[\s|#>*\-]+|[\s|*]+$", "", text)
+    text = re.sub(r"\s*(?:…|\.\.\.)\s*$", "", text)  # the table clips long sentences with "…"
+    return _norm(text)
+
+
+def quoted_for(answer_text: str, n: int) -> list[str]:
+    """The sentences the answer puts [n] after (the extractive answer quotes abstracts verbatim)."""
+    out: list[str] = []
+    pos = 0
+    for m in _CITE.finditer(answer_text):
+        before = answer_text[pos:m.start()]
+        pos = m.end()
+        if int(m.group(1)) != n:
+            continue
+        seg = re.split(r"\n|\||\]", before)[-1]
+        seg = _clean_quote(seg)
+        if len(seg) >= 20:
+            out.append(seg)
+    return out
+
+
+def mark_spans(abstract: str, quotes: Iterable[str]) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    low = abstract.lower()
+    for q in quotes:
+        q = _clean_quote(q)
+        if len(q) < 12:
+            continue
+        i = abstract.find(q)
+        if i < 0:
+            i = low.find(q.lower())
+        if i >= 0:
+            spans.append((i, i + len(q)))
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for s, e in spans:
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
+        else:
+            merged.append((s, e))
+    return merged
+
+
+def _marked(text: str, spans: list[tuple[int, int]], lo: int, hi: int) -> str:
+    out, pos = [], lo
+    for s, e in spans:
+        s, e = max(s, lo), min(e, hi)
+        if s >= e:
+            continue
+        out.append(esc(text[pos:s]) + "<mark>" + esc(text[s:e]) + "</mark>")
+        pos = e
+    out.append(esc(text[pos:hi]))
+    return "".join(out)
+
+
+def passage_html(abstract: str, quotes: list[str]) -> str:
+    """The quoted sentence(s) marked, with a sentence of the abstract either side; the whole abstract (marked
+    too) folds below. When no quote is found verbatim (an LLM paraphrase), the quote is shown as given."""
+    abstract = _norm(abstract)
+    spans = mark_spans(abstract, quotes) if abstract else []
+    if not spans:
+        quote = next((q for q in quotes if q), "")
+        top = f'<div class="src-quote">“{esc(quote)}”</div>' if quote else ""
+        full = (f'<details class="src-abs"><summary>Abstract</summary><p>{esc(abstract)}</p></details>'
+                if abstract else "")
+        return top + full
+    bounds = [0] + [m.end() for m in _SENT_END.finditer(abstract)] + [len(abstract)]
+    sents = [(bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1) if bounds[i] < bounds[i + 1]]
+    hot = {i for i, (a, b) in enumerate(sents) for s, e in spans if s < b and e > a}
+    keep = sorted({j for i in hot for j in (i - 1, i, i + 1) if 0 <= j < len(sents)})
+    gap, pieces, prev = '<span class="gap">…</span>', [], -1
+    for j in keep:
+        if j != prev + 1:
+            pieces.append(gap)
+        a, b = sents[j]
+        pieces.append(_marked(abstract, spans, a, b).strip())
+        prev = j
+    if prev != len(sents) - 1:
+        pieces.append(gap)
+    full = _marked(abstract, spans, 0, len(abstract))
+    return (f'<div class="src-quote">{" ".join(pieces)}</div>'
+            f'<details class="src-abs"><summary>Whole abstract</summary><p>{full}</p></details>')
+
+
+# --- an answer's sources ------------------------------------------------------------------------------------------
+def _card(n: int | None, paper_id: str, title: str, hit: Hit | None, body: str, extra: str = "") -> str:
+    num = f'<span class="src-n">{n}</span>' if n is not None else ""
+    return (f'<div class="src-card{extra}"><div class="src-title">{num}'
+            f"{link_html(paper_id, title, hit.paper if hit else None, title)}</div>{body}"
+            f"{meta_line(paper_id, title, hit)}</div>")
+
+
+def source_cards(answer: Answer) -> str:
+    """The numbered cards of one answer (the same markup in the panel and under the answer in the chat)."""
+    by_id = {h.paper_id: h for h in answer.sources}
+    out: list[str] = []
+    if answer.abstained:
+        reason = f" {esc(answer.reason)}" if answer.reason else ""
+        out.append(f'<div class="src-abstain"><b>Not covered by the collection.</b>{reason} The closest papers '
+                   "are listed for orientation, not as evidence.</div>")
+        for hit in answer.sources[:3]:  # the passage that came closest, unmarked: it is not a quote
+            out.append(_card(None, hit.paper_id, hit.title, hit,
+                             f'<div class="src-quote">{esc(_clip(hit.text, 320))}</div>', " src-closest"))
+        return "".join(out)
+    for c in answer.citations:
+        hit = by_id.get(c.paper_id)
+        abstract = hit.paper.abstract if hit and hit.paper else (hit.text if hit else "")
+        out.append(_card(c.n, c.paper_id, c.title, hit,
+                         passage_html(abstract, [c.quote, *quoted_for(answer.text, c.n)])))
+    cited = {c.paper_id for c in answer.citations}
+    rest = [h for h in answer.sources if h.paper_id not in cited]
+    if rest:
+        items = "".join(f"<li>{link_html(h.paper_id, h.title, h.paper, h.title)}</li>" for h in rest)
+        out.append(f'<details class="src-more"><summary>{len(rest)} more retrieved, not cited</summary>'
+                   f"<ul>{items}</ul></details>")
+    return "".join(out)
+
+
+def sources_head(answer: Answer) -> str:
+    if answer.abstained:
+        what = "closest papers"
+    else:
+        n = len(answer.citations)
+        what = f"{n} cited" if n else "nothing cited"
+    mode = f"LLM · {answer.model}" if answer.mode == "llm" and answer.model else answer.mode
+    return (f'<div class="src-head"><b>Sources</b><span>{what} · {esc(mode)}</span></div>'
+            f'<div class="src-q">for “{esc(_clip(answer.question, 140))}”</div>')
+
+
+def sources_html(answer: Answer) -> str:
+    """The sources panel for one answer: its cited papers as numbered cards, the rest folded below.
+    An abstention shows the closest papers under a callout saying they are not evidence."""
+    return f'<div class="src-panel">{sources_head(answer)}{source_cards(answer)}</div>'
+
+
+def _clip(text: str, n: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1].rsplit(" ", 1)[0] + " …"
+
+
+# --- chat messages ---------------------------------------------------------------------------------------------------
+def cite_links(text: str, numbers: set[int]) -> str:
+    """[n] → a clickable marker (a click shows this answer's source n); other brackets are left alone."""
+    def sub(m: re.Match[str]) -> str:
+        n = int(m.group(1))
+        if n not in numbers:
+            return m.group(0)
+        return f'<span class="cite" role="button" tabindex="0" title="Show source {n}">[{n}]</span>'
+
+    return _CITE.sub(sub, text)
+
+
+def safe_markdown(text: str) -> str:
+    """The engine's markdown made inert: it may echo the question ("for “<b>X</b>”"), so HTML is shown as
+    text and images never load; the closest-papers list loses its raw similarity numbers (noise to a reader)."""
+    text = html.escape(text, quote=False).replace("![", "!\\[")
+    return re.sub(r" \(similarity -?\d+(?:\.\d+)?\)$", "", text, flags=re.M)
+
+
+def answer_markdown(answer: Answer) -> str:
+    """The chat message for an answer: the engine's markdown with clickable [n], a callout when it abstains,
+    and the answer's own sources folded under it (shown on narrow screens, where there is no side panel)."""
+    body = cite_links(safe_markdown(answer.text), {c.n for c in answer.citations})
+    if answer.abstained:
+        body = f'<div class="abstain">\n\n{body}\n\n</div>'
+    if answer.notice:
+        body = f'<div class="notice"><b>Note:</b> {esc(answer.notice)}</div>\n\n{body}'
+    label = "Closest papers" if answer.abstained else f"Sources ({len(answer.citations)})"
+    folded = (f'<details class="ans-sources"><summary>{label}</summary>'
+              f"{sources_html(answer)}</details>")
+    return f"{body}\n\n{folded}"
+
+
+def answer_body(message: str) -> str:
+    """The answer part of a chat message (without its folded sources)."""
+    return message.split('<details class="ans-sources">', 1)[0]
+
+
+def user_markdown(question: str) -> str:
+    """The user's question shown as typed: HTML and markdown characters are escaped, never rendered."""
+    text = html.escape(question, quote=False)
+    text = re.sub(r"([\\`*_\[\]~|$!])", r"\\\1", text)
+    text = re.sub(r"^(\s*)([#>+=-])", r"\1\\\2", text)
+    return re.sub(r"^(\s*\d+)([.)])", r"\1\\\2", text)
+
+
+def error_markdown(message: str) -> str:
+    return f'<div class="chat-error"><b>Could not answer.</b> {esc(message)}</div>'
+
+
+def notice_markdown(message: str) -> str:
+    """A refused question (empty, too long, rate limit, bad setting): shown at the end of the chat until the
+    next question, never part of the conversation."""
+    return f'<div class="chat-notice"><b>Not asked.</b> {esc(message)}</div>'
+
+
+def error_html(message: str) -> str:
+    return f'<div class="src-error"><b>Could not answer.</b> {esc(message)}</div>'
 
 
 def model_badge(settings: Any, use_llm: bool | None = True, model: str | None = None) -> str:
@@ -30,101 +340,15 @@ def model_badge(settings: Any, use_llm: bool | None = True, model: str | None = 
         label, cls = "extractive (LLM switched off)", "mode-extractive"
     else:
         label, cls = f"LLM · {model or settings.llm_model or 'OpenAI default model'}", "mode-llm"
-    return f'<div class="mode-badge {cls}" title="How answers are written">{esc(label)}</div>'
+    return f'<div class="mode-badge {cls}" title="How answers are written: {attr(label)}">{esc(label)}</div>'
 
 
 def header_html(n_papers: int | None, index_problem: str | None) -> str:
     what = f"{n_papers:,} research-paper abstracts" if n_papers else "a collection of research-paper abstracts"
-    sub = (f"Ask about {what}. Every claim is cited [n] to a paper by its exact title; when the collection "
-           "does not cover a question, the answer says so.")
+    sub = (f"Answers from {what}: every claim cited [n] to a paper by its exact title, and a plain "
+           "“not covered” when the collection does not answer.")
     warn = f'<div class="index-warn">{esc(index_problem)}</div>' if index_problem else ""
     return f'<div class="app-header"><h1>Ask the papers</h1><p>{esc(sub)}</p>{warn}</div>'
-
-
-def _meta_line(hit: Hit | None) -> str:
-    if hit is None:
-        return ""
-    paper = hit.paper
-    parts: list[str] = []
-    when = paper and (paper.date_text or paper.date)
-    if when:
-        parts.append(esc(when))
-    authors = [a for a in (paper.authors if paper else []) if a]
-    n_auth = paper.n_authors if paper else None
-    if authors:
-        shown = ", ".join(authors[:3]) + (" et al." if len(authors) > 3 or (n_auth or 0) > 3 else "")
-        parts.append(esc(shown))
-    elif n_auth:
-        parts.append(f"{n_auth} author{'s' if n_auth != 1 else ''}")
-    if paper and paper.upvotes is not None:
-        parts.append(f"▲ {int(paper.upvotes)} upvote{'s' if paper.upvotes != 1 else ''}")
-    parts.append(f"score {hit.score:.3f}")
-    parts.append(f"similarity {hit.similarity:.2f}")
-    tags = ""
-    if hit.named_as:
-        tags += f'<span class="src-tag">named: {esc(hit.named_as)}</span>'
-    elif hit.side:
-        tags += f'<span class="src-tag">side: {esc(hit.side)}</span>'
-    return f'<div class="src-meta">{" · ".join(parts)}{tags}</div>'
-
-
-def _title(hit: Hit | None, title: str) -> str:
-    url = hit.paper.url if hit and hit.paper else None
-    if url and re.match(r"https?://", str(url)):
-        return f'<a href="{html.escape(str(url))}" target="_blank" rel="noopener">{esc(title)}</a>'
-    return esc(title)
-
-
-def sources_html(answer: Answer) -> str:
-    """The sources panel: each cited paper as a card; retrieved-but-uncited papers folded below.
-    An abstention shows the closest papers under a callout saying they are not evidence."""
-    by_id = {h.paper_id: h for h in answer.sources}
-    out: list[str] = []
-    if answer.abstained:
-        out.append('<div class="src-abstain"><b>Not covered by the collection.</b> No abstract answers this; '
-                   "the closest papers are listed for orientation, not as evidence.</div>")
-        for hit in answer.sources[:3]:
-            out.append(f'<div class="src-card src-closest"><div class="src-title">{_title(hit, hit.title)}</div>'
-                       f'<div class="src-quote">{esc(_clip(hit.text, 320))}</div>{_meta_line(hit)}</div>')
-        return '<div class="src-panel">' + "".join(out) + "</div>"
-    n_cited = len(answer.citations)
-    mode = f"LLM · {answer.model}" if answer.mode == "llm" and answer.model else answer.mode
-    out.append(f'<div class="src-head"><b>Sources</b><span>{n_cited} cited · {esc(mode)}</span></div>')
-    for c in answer.citations:
-        hit = by_id.get(c.paper_id)
-        out.append(f'<div class="src-card"><div class="src-title"><span class="src-n">{c.n}</span>'
-                   f"{_title(hit, c.title)}</div>"
-                   f'<div class="src-quote">“{esc(c.quote)}”</div>{_meta_line(hit)}</div>')
-    cited = {c.paper_id for c in answer.citations}
-    rest = [h for h in answer.sources if h.paper_id not in cited]
-    if rest:
-        items = "".join(f"<li>{_title(h, h.title)} <span>score {h.score:.3f}</span></li>" for h in rest)
-        out.append(f'<details class="src-more"><summary>{len(rest)} more retrieved, not cited</summary>'
-                   f"<ul>{items}</ul></details>")
-    return '<div class="src-panel">' + "".join(out) + "</div>"
-
-
-def _clip(text: str, n: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= n else text[: n - 1].rsplit(" ", 1)[0] + " …"
-
-
-def answer_markdown(answer: Answer) -> str:
-    """What the chat shows for a final answer (the engine's markdown, with a callout when it abstains)."""
-    body = answer.text
-    if answer.abstained:
-        body = f'<div class="abstain">\n\n{body}\n\n</div>'
-    if answer.notice:
-        body = f"> **Note:** {answer.notice}\n\n{body}"
-    return body
-
-
-def error_markdown(message: str) -> str:
-    return f'<div class="chat-error">\n\n**Could not answer.** {message}\n\n</div>'
-
-
-def error_html(message: str) -> str:
-    return f'<div class="src-error"><b>Could not answer.</b> {esc(message)}</div>'
 
 
 def sentence(text: str) -> str:
@@ -140,60 +364,3 @@ def error_message(e: BaseException) -> str:
     if isinstance(e, RagError):
         return sentence(str(e))
     return "Something went wrong while answering; the server log has the details."
-
-
-CSS = """
-.gradio-container { max-width: 1320px !important; margin: 0 auto !important; }
-.top-row { align-items: center; }
-.app-header h1 { font-size: 1.6rem; font-weight: 700; margin: 0 0 .15rem; letter-spacing: -.01em; }
-.app-header p { margin: 0; color: var(--body-text-color-subdued); font-size: .95rem; max-width: 820px; }
-.index-warn { margin-top: .5rem; padding: .45rem .7rem; border-radius: 6px; background: #fef3c7;
-  color: #92400e; font-size: .9rem; }
-.badge-html { display: flex; justify-content: flex-end; flex-grow: 0 !important; min-width: min-content !important; }
-.mode-badge { white-space: nowrap; font-size: .82rem; font-weight: 600; padding: .3rem .75rem;
-  border-radius: 999px; border: 1px solid; }
-.mode-extractive { background: #f1f5f9; color: #334155; border-color: #cbd5e1; }
-.mode-llm { background: #eef2ff; color: #3730a3; border-color: #c7d2fe; }
-#chat .message-content { font-size: .95rem; color: var(--body-text-color); }
-#chat .placeholder-content { display: flex; justify-content: center; padding-top: 7rem; }
-#chat .placeholder { max-width: 460px; text-align: center; color: var(--body-text-color-subdued); }
-#chat .placeholder h3 { color: var(--body-text-color); margin-bottom: .4rem; }
-#chat table { font-size: .82rem; }
-#chat td, #chat th { overflow-wrap: normal !important; word-break: normal !important; vertical-align: top; }
-#chat td:first-child { min-width: 9rem; font-weight: 600; }
-#chat .abstain { border-left: 4px solid #f59e0b; background: #fffbeb; padding: .2rem .8rem;
-  border-radius: 6px; }
-#chat .chat-error { border-left: 4px solid #dc2626; background: #fef2f2; padding: .2rem .8rem;
-  border-radius: 6px; }
-.examples-row { align-items: center; flex-wrap: wrap !important; gap: .4rem !important; }
-.examples-row > * { flex: 0 0 auto !important; width: auto !important; }
-.ex-label-html { flex-grow: 0 !important; min-width: min-content !important; }
-.ex-label { font-size: .85rem; color: var(--body-text-color-subdued); }
-.example-btn { font-weight: 400 !important; border-radius: 999px !important; white-space: nowrap;
-  padding: .3rem .8rem !important; }
-#sources { max-height: 720px; overflow-y: auto; }
-.src-panel, .src-empty, .src-error { display: flex; flex-direction: column; gap: .6rem; }
-.src-empty { border: 1px dashed var(--border-color-primary); border-radius: 10px; padding: 1rem;
-  color: var(--body-text-color-subdued); }
-.src-empty p { margin: .3rem 0 0; font-size: .9rem; }
-.src-head { display: flex; justify-content: space-between; align-items: baseline; font-size: 1rem; }
-.src-head span { font-size: .8rem; color: var(--body-text-color-subdued); }
-.src-card { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: .7rem .85rem;
-  background: var(--background-fill-primary); box-shadow: 0 1px 2px rgba(15, 23, 42, .05); }
-.src-title { font-weight: 600; line-height: 1.35; font-size: .95rem; }
-.src-title a { color: inherit; text-decoration: underline dotted; }
-.src-n { display: inline-block; min-width: 1.5rem; margin-right: .45rem; padding: 0 .35rem; border-radius: 6px;
-  background: #4f46e5; color: #fff; font-size: .78rem; text-align: center; line-height: 1.35rem; }
-.src-quote { margin: .45rem 0 .4rem; padding-left: .7rem; border-left: 3px solid #c7d2fe; font-size: .88rem;
-  line-height: 1.45; color: var(--body-text-color); }
-.src-meta { font-size: .78rem; color: var(--body-text-color-subdued); }
-.src-tag { margin-left: .5rem; padding: 0 .4rem; border-radius: 4px; background: #e0e7ff; color: #3730a3; }
-.src-closest { opacity: .85; border-style: dashed; }
-.src-abstain { border-left: 4px solid #f59e0b; background: #fffbeb; color: #78350f; padding: .6rem .8rem;
-  border-radius: 6px; font-size: .9rem; }
-.src-error { border-left: 4px solid #dc2626; background: #fef2f2; color: #7f1d1d; padding: .6rem .8rem;
-  border-radius: 6px; font-size: .9rem; }
-.src-more summary { cursor: pointer; font-size: .85rem; color: var(--body-text-color-subdued); }
-.src-more ul { margin: .3rem 0 0 1rem; padding: 0; font-size: .85rem; }
-.src-more li span { color: var(--body-text-color-subdued); font-size: .78rem; }
-"""
