@@ -257,5 +257,5 @@ def abstention_text(reason: str | None, closest: Sequence[Hit]) -> str:
     lines = ["**Not covered by the collection.** " + (reason or "None of the indexed abstracts answers this question.")]
     if closest:
         lines.append("\nThe closest papers (not evidence for an answer):")
-        lines.extend(f"- {h.title} (similarity {h.similarity:.2f})" for h in closest[:3])
+        lines.extend(f"- {h.title}" for h in closest[:3])
     return "\n".join(lines)

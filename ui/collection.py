@@ -18,23 +18,8 @@ MAX_SHOWN = 500  # a bigger collection is narrowed with the search box, not scro
 
 
 def collection_papers(engine: Any) -> list[Paper]:
-    """All papers of the collection, sorted by title.
-
-    Uses `engine.papers()`, the public call this view needs (asked of the library). Until the Engine has it,
-    a temporary shim reads the same records from what exists: the store's paper records when it has
-    them, else the retriever's per-paper records."""
-    papers_fn = getattr(engine, "papers", None)
-    if callable(papers_fn):
-        papers = list(papers_fn())
-    else:  # TODO(shim): remove once rag.Engine.papers() exists
-        store_papers = getattr(engine.store(), "papers", None)
-        if callable(store_papers):
-            papers = list(store_papers().values())
-        else:
-            from rag.retrieve import paper_of
-
-            papers = [paper_of(r) for r in engine.retriever.papers.values() if getattr(r, "complete", True)]
-    return sorted(papers, key=lambda p: p.title.casefold())
+    """All papers of the collection (complete ones), sorted by title."""
+    return sorted(engine.papers(), key=lambda p: p.title.casefold())
 
 
 def year_of(paper: Paper) -> str | None:
