@@ -102,8 +102,8 @@ class Answerer:
         focus = focus_of(plan.topic or standalone)
         ref = dangling(q, hist, state.names) if standalone == q else None
         if ref:  # "How does it compare with RaftMLP?" with nothing earlier that "it" could be
-            coverage = Coverage(False, [], f"It is not clear what “{ref}” refers to: there is no earlier question in this "
-                                "conversation it could point at. Please name the paper you mean.", [ref])
+            coverage = Coverage(False, [], f"It is not clear what “{ref}” refers to: there is no earlier question in "
+                                "this conversation it could point at. Please name the paper you mean.", [ref])
         else:
             coverage = assess(result.state, standalone, plan, hits, s, focus)
         evidence = coverage.evidence

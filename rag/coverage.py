@@ -29,6 +29,7 @@ from .text import words as words_of
 from .types import Hit
 
 MAX_LISTED = 3  # papers named in a reason ("mentioned in passing in A, B and C")
+SUBJECT_HEAD_WORDS = 2  # "speculative decoding", "the LAMB": the words a subject phrase is about
 SIDE_NAME_WORDS = 2  # "the Lion optimizer" names a thing; a longer side after the name describes one
 
 
@@ -221,7 +222,9 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
     wanted = set(focus.terms)
     # What the question is about must exist in the collection: a topic's head ("knowledge graph embeddings") or
     # the subject of "How does speculative decoding ...". A word no abstract uses means no paper is about it.
-    about = topic_head(plan.topic) if plan.kind == "topic" and plan.topic else focus.subject_phrase
+    # (Of a subject phrase only its first words: "graph neural networks cope with ..." ends in its verb.)
+    about = topic_head(plan.topic) if plan.kind == "topic" and plan.topic else \
+        " ".join((focus.subject_phrase or "").split()[:SUBJECT_HEAD_WORDS])
     unknown = judge.unknown_terms(about) if about else []
     if unknown:
         listed = " or ".join(f"“{w}”" for w in unknown[:3])
