@@ -168,8 +168,8 @@ class Judge:
 
     def unknown_terms(self, text: str) -> list[str]:
         """Words of `text` that no paper of the collection uses."""
-        return [w for w in dict.fromkeys(words_of(text)) if all(self.state.doc_freq.get(t, 0) == 0
-                                                                for t in content_terms(w)) and content_terms(w)]
+        return [w for w in dict.fromkeys(re.findall(r"[A-Za-z0-9][\w+-]*", text))
+                if content_terms(w) and all(self.state.doc_freq.get(t, 0) == 0 for t in content_terms(w))]
 
     # --- reasons --------------------------------------------------------------------------------------------
     def name_reason(self, name: str, focus: Focus) -> str:
@@ -227,7 +227,8 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
         " ".join((focus.subject_phrase or "").split()[:SUBJECT_HEAD_WORDS])
     unknown = judge.unknown_terms(about) if about else []
     if unknown:
-        listed = " or ".join(f"“{w}”" for w in unknown[:3])
+        names = [w for w in unknown if w in focus.names]  # a name as written, else the words in quotes
+        listed = " or ".join(names[:3] or [f"“{w}”" for w in unknown[:3]])
         return Coverage(False, [], f"No abstract in the collection mentions {listed}.", unknown[:3])
     min_cov = settings.topic_min_coverage if plan.kind == "topic" else settings.min_coverage
     pool = hits if plan.kind == "topic" else hits[: settings.evidence_top]
