@@ -138,8 +138,9 @@ class AliasIndex:
                               [tokens(title + " " + abstract) for _, title, abstract in papers])
 
         def common(name: str) -> bool:
-            if name.lower() in lower_words and name != name.lower():  # "SOFT" is also the word "soft": count
-                exact = re.compile(r"(?<![\w-])" + re.escape(name) + r"s?(?![\w-])")  # its own spelling only
+            if name.lower() in lower_words and sum(c.isupper() for c in name) >= 2:  # "SOFT" is also the word
+                # "soft": count its own spelling only (a capitalised word like "Summary" counts every spelling)
+                exact = re.compile(r"(?<![\w-])" + re.escape(name) + r"s?(?![\w-])")
                 return sum(1 for _, t, a in papers if exact.search(t + " " + a)) > MAX_NAME_USERS
             return users[tuple(tokens(name))] > MAX_NAME_USERS
 
