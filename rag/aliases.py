@@ -19,6 +19,7 @@ from .text import find_names, split_sentences
 from .text import name_tokens as tokens
 
 _PAREN = re.compile(r"\(([^()]{2,40})\)")
+_EXAMPLE_PAREN = re.compile(r"\s*(?:e\.g\.|i\.e\.|eg\b|such\s+as|including|like|see|cf\.?)", re.I)
 _ACRONYM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-+.]*[A-Za-z0-9+]$")
 MAX_SHORT_NAME_WORDS = 8
 MAX_NAME_USERS = 3  # a name mentioned by more papers than this is a common term ("ConvNets"), not one paper
@@ -27,6 +28,7 @@ MAX_NAME_USERS = 3  # a name mentioned by more papers than this is a common term
 _INTRO = re.compile(r"\b(?:we\s+(?:\w+\s+)?(?:propose|introduce|present|develop|design|construct|build|create|release|"
                     r"devise|call|name|term|dub|coin|formulate|offer)\w*|called|named|dubbed|termed|coined|novel|new|"
                     r"(?:is|are)\s+proposed|propose[sd]?|introduce[sd]?)\b", re.I)
+_PRIOR = re.compile(r".*\b(?:been|were|was)\s+$", re.I | re.S)  # "have been proposed", "were introduced"
 _INTRO_VERB = re.compile(r"\b(?:we\s+(?:\w+\s+)?(?:propose|introduce|present|develop|design|construct|build|create|"
                          r"release|devise|call|name|term|dub|coin)\w*|(?:and|to)\s+(?:propose|introduce)|called|named|"
                          r"dubbed|termed|coined|the\s+proposed|our)\s+", re.I)
@@ -47,8 +49,8 @@ def own_names(abstract: str) -> set[str]:
     reports = [m.group(1) for m in _REPORTS.finditer(abstract) if _is_acronym(m.group(1))]
     found.update(n for n in set(reports) if reports.count(n) >= MIN_REPORTS)
     for sent in split_sentences(abstract):
-        if not _INTRO.search(sent):
-            continue
+        if not any(not _PRIOR.match(sent[max(0, m.start() - 12): m.start()]) for m in _INTRO.finditer(sent)):
+            continue  # only "... have been proposed": other people's work
         found.update(acronyms_in(sent))
         for m in _INTRO_VERB.finditer(sent):
             words: list[str] = []
@@ -86,6 +88,8 @@ def acronyms_in(text: str) -> set[str]:
     """Acronyms introduced in parentheses: "Diversity-Aware Meta Visual Prompting (DAM-VP)"."""
     found = set()
     for m in _PAREN.finditer(text):
+        if _EXAMPLE_PAREN.match(m.group(1)):
+            continue  # "(e.g., DeepFM and DCN)": examples of other work, not a definition
         for part in re.split(r",|;| or | and ", m.group(1)):
             part = part.strip().strip("'\"")
             if _is_acronym(part):

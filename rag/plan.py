@@ -19,7 +19,8 @@ _TOPIC = re.compile(
     re.I)
 _COMPARE_CUES = re.compile(
     r"\b(compare|compared|comparison|contrast|differ|differs|difference|differences|vs\.?|versus|"
-    r"build(?:s)?\s+on|relate(?:s)?\s+to|how\s+does\s+each|each\s+(?:one|of\s+them)|both)\b", re.I)
+    r"build(?:s)?\s+on|relate(?:s)?\s+to|how\s+does\s+each|each\s+(?:one|of\s+them)|both|"
+    r"(?:\w+er|more\s+\w+|less\s+\w+)\s+than)\b", re.I)
 _EXPLICIT_COMPARE = re.compile(r"\b(compare|contrast|differ|differs|versus|vs\.?)\b", re.I)
 # Ordered from most to least specific; each captures the two sides.
 _SPLITTERS = [
@@ -33,6 +34,9 @@ _SPLITTERS = [
                r"relate\s+to|compare\s+(?:to|with))\s+(?P<b>.+)$", re.I),
     re.compile(r"^(?P<a>.+?)\s+and\s+(?P<b>.+?)\s*:\s*.+$", re.I),
     re.compile(r"^(?P<a>.+?)\s+(?:compared\s+(?:to|with))\s+(?P<b>.+)$", re.I),
+    # "Is MUVERA faster than PLAID for multi-vector retrieval?": what follows the second side is the setting
+    re.compile(r"^(?:is|are|was|were|does|do|did)\s+(?!there\b|any\b)(?P<a>.+?)\s+(?:(?:more|less)\s+)?\w+(?:er)?\s+than\s+"
+               r"(?P<b>.+?)(?:\s+(?:for|on|at|in|when|with)\s+.+)?$", re.I),
 ]
 _SIDE_TRIM = re.compile(r"^(?:the\s+|a\s+|an\s+|paper\s+on\s+|papers?\s+|approach\s+of\s+)+|"
                         # the rest of the question after a side: "SEGNO: how do these two ...", "X, and why"
