@@ -138,7 +138,8 @@ class AliasIndex:
             for name in own_names(abstract):
                 owners[name].add(pid)
         one_word_titles = [title for _, title, _ in papers if len(tokens(title)) == 1]
-        users = _papers_using(list(owners) + one_word_titles,
+        shorts = [t.split(":", 1)[0].strip() for _, t, _ in papers if ":" in t]
+        users = _papers_using(list(owners) + one_word_titles + shorts,
                               [tokens(title + " " + abstract) for _, title, abstract in papers])
 
         def common(name: str) -> bool:
@@ -155,7 +156,9 @@ class AliasIndex:
             idx._add(pid, title, "title", lower_words)
             if ":" in title:
                 short = title.split(":", 1)[0].strip()
-                if 1 <= len(short.split()) <= MAX_SHORT_NAME_WORDS and len(short) >= 3:
+                # "Neutrophil extracellular traps: ...", "Neural Tangent Kernel: ...": a term many papers use heads
+                # a title here and there; it is not that paper's name
+                if 1 <= len(short.split()) <= MAX_SHORT_NAME_WORDS and len(short) >= 3 and not common(short):
                     idx._add(pid, short, "short", lower_words)
             first = re.match(r"^([^\s,:]+)\s*,", title)  # "SortedNet, a Place for Every Network ..."
             if first and _is_acronym(first.group(1)) and len(first.group(1)) >= 3:

@@ -268,3 +268,13 @@ def test_aliases__examples_and_earlier_work_are_not_the_papers_names():
     assert idx.find("How does DeepFM work?") == [] and idx.find("What is DCN?") == []
     assert [m.paper_id for m in idx.find("What is FinalMLP?")] == ["final"]
 
+
+
+def test_aliases__a_title_head_many_papers_use_is_a_term_not_a_name():
+    from rag.aliases import AliasIndex
+
+    others = [(f"p{i}", f"Study {i}", f"Cell death follows stress in tissue {i}.") for i in range(4)]
+    idx = AliasIndex.build([("cd", "Cell death: a review of its pathways", "We review pathways."),
+                            ("resmlp", "ResMLP: Feedforward networks", "We present ResMLP."), *others])
+    assert idx.find("Immune complexes trigger cell death") == []  # 5 papers use "cell death"
+    assert [m.paper_id for m in idx.find("How does ResMLP work?")] == ["resmlp"]
