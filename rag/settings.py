@@ -71,13 +71,8 @@ class Settings(BaseSettings):
     max_query_chars: int = Field(2000, description="Queries longer than this are truncated (with a notice).")
 
     # --- answering --------------------------------------------------------------------------------------
-    abstain_evidence: float = Field(0.53, description="Abstain when no paper is named and the evidence score "
-                                    "(cosine similarity + 0.5 × IDF-weighted share of question words the paper "
-                                    "contains) of the best source is below this. Tuned on eval/questions.jsonl: "
-                                    "9/12 unanswerable abstain, 0 answerable do.")
-    evidence_top: int = Field(3, description="Abstention: how many of the best papers the evidence score looks at.")
-    evidence_coverage_weight: float = Field(0.5, description="Abstention: weight of the IDF-weighted term coverage "
-                                            "next to the cosine similarity in the evidence score.")
+    evidence_top: int = Field(3, description="A lookup question's evidence is looked for among this many of the best "
+                              "papers (names and term coverage are checked on each).")
     min_coverage: float = Field(0.35, description="A paper is evidence for a question when it contains the "
                                 "question's names and at least this share of its content terms, weighted by their "
                                 "rarity in the collection (IDF). Chosen on the dev half of eval/questions.jsonl.")
