@@ -325,7 +325,9 @@ def _comparison(judge: Judge, focus: Focus, plan: QueryPlan, hits: Sequence[Hit]
     reasons: list[str] = []
     for side in plan.sides:
         side_hits = [h for h in hits if h.side == side.label]
-        side_focus = focus_of(side.label, mid_sentence=True)
+        # A side that opens the question ("Winning tickets vs. ...") has a capital because the sentence starts there.
+        opens = plan.query.lstrip(" \"'“‘").startswith(side.label)
+        side_focus = focus_of(side.label, mid_sentence=not opens)
         # The name a side opens with is what it is about ("MgNO", "the LSTM encoder-decoder approach"); other names
         # in a described side are details.
         label = re.sub(r"^(?:the|an?)\s+", "", side.label, flags=re.I)
@@ -347,7 +349,7 @@ def _comparison(judge: Judge, focus: Focus, plan: QueryPlan, hits: Sequence[Hit]
     # Half a comparison is worth answering only when the sides found are clearly there: a side's name is the
     # paper's own or in its title (not only central to it), or the side is a description the paper covers well.
     def strong(h: Hit) -> bool:
-        f = focus_of(h.side or "", mid_sentence=True)
+        f = focus_of(h.side or "", mid_sentence=not plan.query.lstrip(" \"'“‘").startswith(h.side or ""))
         if f.names:
             return judge.titled(h, f.names[0])
         return h.named_as is not None or judge.term_coverage(h, set(f.terms)) >= settings.partial_min_coverage

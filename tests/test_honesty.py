@@ -82,6 +82,13 @@ def test_covered__an_unseen_everyday_word_is_phrasing_not_the_topic(engine):
     assert not ans.abstained and cited(ans)[0] == "Pointer Networks"
 
 
+def test_comparison__a_side_that_opens_the_question_is_capitalised_by_the_sentence(engine):
+    ans = engine.ask("Winning tickets vs. lottery jackpots: do the subnetworks need weight training?")
+    assert not ans.abstained and ans.reason is None
+    assert cited(ans)[:2] == ["The Lottery Ticket Hypothesis: Finding Sparse, Trainable Neural Networks",
+                              "Lottery Jackpots Exist in Pre-trained Models"]
+
+
 def test_partial_comparison__faster_than_a_method_no_abstract_mentions(engine):
     ans = engine.ask("Is MUVERA faster than PLAID?")
     assert not ans.abstained and ans.missing == ["PLAID"]

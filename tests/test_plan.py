@@ -88,3 +88,10 @@ def test_plan_query__table(names, question, kind, topic, sides, named):
 ])
 def test_split_sides__table(question, sides):
     assert split_sides(question) == sides
+
+
+def test_split_sides__a_quoted_title_counts_as_one_word():
+    sides = split_sides("Compare the associative memory of 'Hopfield Networks is All You Need' with the dense Hebbian "
+                        "networks analysed via statistical mechanics")
+    assert sides == ["associative memory of 'Hopfield Networks is All You Need",
+                     "dense Hebbian networks analysed via statistical mechanics"]
