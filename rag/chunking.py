@@ -28,20 +28,23 @@ def embed_text(title: str, passage: str) -> str:
 
 
 def chunk_papers(papers: Sequence[Paper], chunk_tokens: int = 150, overlap: int = 30,
-                 mode: str = "window") -> list[list[Chunk]]:
-    """The chunks of each paper (same order), with stable ids `<paper_id>#<ordinal>`."""
+                 mode: str = "window", window: int = MAX_WORD_PIECES) -> list[list[Chunk]]:
+    """The chunks of each paper (same order), with stable ids `<paper_id>#<ordinal>`; in window mode each
+    chunk's embedded text has at most `window` word pieces (<= MiniLM's 256)."""
     if mode == "tokens":
         return [_chunks(p, _token_passages(p, chunk_tokens, overlap)) for p in papers]
     if mode != "window":
         raise ValueError(f"unknown chunk mode {mode!r}")
     titles = word_piece_spans([p.title for p in papers])
     abstracts = word_piece_spans([p.abstract for p in papers])
-    return [_chunks(p, window_passages(p.abstract, s, MAX_WORD_PIECES - SPECIAL_PIECES - len(t)))
+    window = min(window, MAX_WORD_PIECES)
+    return [_chunks(p, window_passages(p.abstract, s, window - SPECIAL_PIECES - len(t)))
             for p, t, s in zip(papers, titles, abstracts, strict=True)]
 
 
-def chunk_paper(paper: Paper, chunk_tokens: int = 150, overlap: int = 30, mode: str = "window") -> list[Chunk]:
-    return chunk_papers([paper], chunk_tokens, overlap, mode)[0]
+def chunk_paper(paper: Paper, chunk_tokens: int = 150, overlap: int = 30, mode: str = "window",
+                window: int = MAX_WORD_PIECES) -> list[Chunk]:
+    return chunk_papers([paper], chunk_tokens, overlap, mode, window)[0]
 
 
 def _chunks(paper: Paper, passages: list[str]) -> list[Chunk]:
@@ -147,12 +150,13 @@ def _fit(title: str, passage: str, chunk_tokens: int, overlap: int) -> list[str]
     return out
 
 
-def content_hash(paper: Paper, chunk_tokens: int, overlap: int, model: str, mode: str = "window") -> str:
+def content_hash(paper: Paper, chunk_tokens: int, overlap: int, model: str, mode: str = "window",
+                 window: int = MAX_WORD_PIECES) -> str:
     """Changes when anything that ends up in the index for this paper changes (the model name carries the
     precision; window chunks do not depend on chunk_tokens/overlap, so those do not count there)."""
     h = hashlib.sha1()
     # tokens mode hashes as before chunk_mode existed: such collections stay unchanged on re-ingest
-    shape = (str(chunk_tokens), str(overlap)) if mode == "tokens" else (mode,)
+    shape = (str(chunk_tokens), str(overlap)) if mode == "tokens" else (mode, str(window))
     for part in (paper.title, paper.abstract, *shape, model, str(paper.n_authors),
                  str(paper.date), str(paper.date_text), str(paper.upvotes), str(paper.url),
                  "|".join(paper.authors), "|".join(f"{s.file}:{s.line}" for s in paper.sources)):

@@ -93,7 +93,7 @@ def index_papers(settings: Settings, parsed: ParseResult, rebuild: bool = False,
         todo: list[tuple[Paper, str]] = []
         for paper in parsed.papers:
             h = content_hash(paper, settings.chunk_tokens, settings.chunk_overlap, embedder.name,
-                             settings.chunk_mode)
+                             settings.chunk_mode, settings.chunk_window)
             state = existing.get(paper.paper_id)
             if state is None:
                 report.new += 1
@@ -151,7 +151,8 @@ def _windows(todo: list[tuple[Paper, str]], settings: Settings
     for start in range(0, len(todo), CHUNK_GROUP):
         group = todo[start:start + CHUNK_GROUP]
         for (paper, h), chunks in zip(group, chunk_papers([p for p, _ in group], settings.chunk_tokens,
-                                                          settings.chunk_overlap, settings.chunk_mode),
+                                                          settings.chunk_overlap, settings.chunk_mode,
+                                                          settings.chunk_window),
                                       strict=True):
             window.append((paper, h, chunks))
             size += len(chunks)

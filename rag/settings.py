@@ -52,6 +52,8 @@ class Settings(BaseSettings):
         "window", description="window = one chunk per abstract when title + abstract fit MiniLM's 256 word "
         "pieces, else the fewest sentence-aligned chunks that do, no overlap; tokens = llama-index "
         "SentenceSplitter chunks of chunk_tokens with chunk_overlap (the earlier chunking).")
+    chunk_window: int = Field(256, ge=32, le=256, description="chunk_mode=window: most word pieces in a chunk's "
+                              "embedded text (title + passage); 256 is MiniLM's whole window.")
     ingest_window: int = Field(1024, ge=1, description="Chunks embedded (sorted by length) and written per step "
                                "of an ingest: bounds memory on any corpus size; a killed run loses one step.")
 
