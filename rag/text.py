@@ -144,10 +144,18 @@ _ABBREV = re.compile(r"\b(e\.g|i\.e|et al|etc|vs|cf|Fig|Eq|resp|approx|al|No|i\.
 _SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"'])")
 
 
+def _protect(text: str) -> str:
+    return _ABBREV.sub(lambda m: m.group(0).replace(". ", ".\u00a0"), text)  # same length as `text`
+
+
 def split_sentences(text: str) -> list[str]:
     """Sentences of an abstract (abbreviations like "e.g." do not end one)."""
-    protected = _ABBREV.sub(lambda m: m.group(0).replace(". ", ".\u00a0"), text)
-    return [s.replace("\u00a0", " ").strip() for s in _SPLIT.split(protected) if len(s.strip()) > 3]
+    return [s.replace("\u00a0", " ").strip() for s in _SPLIT.split(_protect(text)) if len(s.strip()) > 3]
+
+
+def sentence_starts(text: str) -> list[int]:
+    """Character offsets where the sentences of `text` after the first begin (the cuts of split_sentences)."""
+    return [m.end() for m in _SPLIT.finditer(_protect(text))]
 
 
 # --- names ---------------------------------------------------------------------------------------------------
