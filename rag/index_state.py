@@ -23,7 +23,7 @@ from .text import content_terms, light, terms, words
 from .types import Paper
 
 log = logging.getLogger(__name__)
-SNAPSHOT_VERSION = 7  # bump when the pickled state, or how any part of it is derived, changes
+SNAPSHOT_VERSION = 8  # bump when the pickled state, or how any part of it is derived, changes
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,8 @@ class IndexState:
     doc_freq: Counter[str]  # content term → number of papers whose title or abstract has it
     vocabulary: frozenset[str]  # the `light` form of every word of the titles and abstracts (unseen-word checks)
     typical_idf: float  # mean IDF of the collection's terms: the weight of a common word it has never seen
+    paper_bm25: Any  # bm25s.BM25 over "title abstract" per complete paper (rows in `paper_order`), or None
+    paper_order: list[str]  # paper id of each row of `paper_bm25`
 
     @property
     def n_papers(self) -> int:
@@ -85,9 +87,15 @@ def build_state(chunks: Sequence[StoredChunk], stored: dict[str, Paper], generat
         bm25 = bm25s.BM25()
         title = {pid: p.title for pid, p in stored.items()}
         bm25.index([terms(f"{title.get(c.paper_id, '')} {c.text}") or [""] for c in chunks], show_progress=False)
+    order = list(papers)
+    paper_bm25 = None
+    if order:
+        paper_bm25 = bm25s.BM25()
+        paper_bm25.index([terms(f"{papers[pid].title} {papers[pid].abstract}") or [""] for pid in order],
+                         show_progress=False)
     return IndexState(generation, len(chunks), [c.chunk_id for c in chunks], [c.text for c in chunks],
                       [c.paper_id for c in chunks], {c.chunk_id: i for i, c in enumerate(chunks)}, papers,
-                      paper_rows, names, bm25, doc_freq, frozenset(vocabulary), typical)
+                      paper_rows, names, bm25, doc_freq, frozenset(vocabulary), typical, paper_bm25, order)
 
 
 # --- snapshots ------------------------------------------------------------------------------------------------
