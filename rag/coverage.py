@@ -335,7 +335,8 @@ def _comparison(judge: Judge, focus: Focus, plan: QueryPlan, hits: Sequence[Hit]
         if names and len(content_terms(label[len(names[0]):])) > SIDE_NAME_WORDS:
             names = []  # a description that starts with a name ("the LSTM encoder-decoder approach to ...")
         wanted = set(side_focus.terms)
-        unknown = judge.unknown_terms(" ".join(label.split()[:SUBJECT_HEAD_WORDS]))
+        # (a side with a name, "GPipe's synchronous pipelining", is about the name, which the checks below look for)
+        unknown = [] if side_focus.names else judge.unknown_terms(" ".join(label.split()[:SUBJECT_HEAD_WORDS]))
         if unknown:  # what the side is ("capsule networks with ...") is a word no abstract uses
             missing.append(side.label)
             word = next((w for w in unknown if w in side_focus.names), f"“{unknown[0]}”")

@@ -9,7 +9,7 @@ import math
 
 from conftest import RAW
 
-from rag.chunking import SPECIAL_PIECES, chunk_paper, chunk_papers, content_hash
+from rag.chunking import DEFAULT_WINDOW, SPECIAL_PIECES, chunk_paper, chunk_papers, content_hash
 from rag.corpus import load_corpus
 from rag.embeddings import MAX_WORD_PIECES, count_word_pieces
 from rag.types import Paper
@@ -38,7 +38,7 @@ def test_chunk__long_abstract_is_the_fewest_balanced_sentence_aligned_chunks():
     abstract = " ".join(sentences)
     budget = MAX_WORD_PIECES - count_word_pieces("Sparse Experts at Scale")
     need = math.ceil(pieces(abstract) / budget)
-    chunks = chunk_paper(paper(abstract))
+    chunks = chunk_paper(paper(abstract), window=MAX_WORD_PIECES)
     assert len(chunks) == need == 4
     assert [c.chunk_id for c in chunks] == ["p1#0", "p1#1", "p1#2", "p1#3"]
     assert " ".join(c.text for c in chunks) == abstract  # every word once: no overlap, nothing lost
@@ -63,18 +63,21 @@ def test_chunk_papers__batch_equals_one_by_one():
 
 
 def test_chunk__bundled_corpus_counts():
-    """250 papers → 449 chunks (1.8 per paper; 649 with the earlier 150-token chunks with overlap): the 51 papers
-    whose title + abstract fits are one chunk each, the others need two, and each chunk fits the window."""
+    """250 papers → 539 chunks at the default 192-piece window (2.2 per paper; 449 at the whole 256-piece window;
+    649 with the earlier 150-token chunks with overlap): the 20 papers whose title + abstract fits are one chunk
+    each, the others two or three, and each chunk fits the window."""
     papers = load_corpus([RAW]).papers
     chunks = chunk_papers(papers)
-    assert (len(papers), sum(len(c) for c in chunks)) == (250, 449)
-    fits = [count_word_pieces(f"{p.title}\n{p.abstract}") <= MAX_WORD_PIECES for p in papers]
-    assert sum(fits) == 51
+    assert (len(papers), sum(len(c) for c in chunks)) == (250, 539)
+    fits = [count_word_pieces(f"{p.title}\n{p.abstract}") <= DEFAULT_WINDOW for p in papers]
+    assert sum(fits) == 20
     for p, cs, fit in zip(papers, chunks, fits, strict=True):
         assert (len(cs) == 1) == fit, p.paper_id
-        budget = MAX_WORD_PIECES - count_word_pieces(p.title)
+        budget = DEFAULT_WINDOW - count_word_pieces(p.title)
         assert len(cs) <= math.ceil(pieces(p.abstract) / budget) + 1, p.paper_id
         assert " ".join(c.text for c in cs).split() == p.abstract.split()
+        assert all(count_word_pieces(c.embed_text) <= DEFAULT_WINDOW for c in cs), p.paper_id
+    assert sum(len(c) for c in chunk_papers(papers, window=MAX_WORD_PIECES)) == 449
     assert sum(len(c) for c in chunk_papers(papers, mode="tokens")) == 649
 
 
