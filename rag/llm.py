@@ -61,7 +61,7 @@ def build_llm(settings: Settings, context_window: int | None = None) -> Any:
     backstop = max(settings.llm_timeout, settings.llm_idle_timeout) + BACKSTOP_SECONDS
     return OpenAILike(model=settings.llm_model or OPENAI_DEFAULT_MODEL, api_base=endpoint(settings), api_key=key,
                       is_chat_model=True, context_window=context_window or settings.llm_context_window,
-                      max_tokens=settings.llm_max_tokens, timeout=backstop, max_retries=0,
+                      max_tokens=None, timeout=backstop, max_retries=0,  # max_tokens is sent per call
                       temperature=settings.llm_temperature)
 
 
@@ -97,7 +97,8 @@ def stream(llm: Any, messages: Sequence[dict[str, str]], settings: Settings, *, 
     end = deadline if deadline is not None else start + settings.llm_max_seconds
     first_deadline = min(start + settings.llm_timeout, end)
     first_limit = settings.llm_timeout if first_deadline < end else round(max(0.0, end - start), 1)
-    kwargs = {"max_tokens": max_tokens} if max_tokens else {}
+    # per call, as llama-index lets its own max_tokens override a call's: each prompt leaves its own room
+    kwargs = {"max_tokens": max_tokens or settings.llm_max_tokens}
     for attempt in range(settings.llm_max_retries + 1):
         pieces: list[str] = []
         finish = refusal = None
