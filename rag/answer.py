@@ -23,7 +23,7 @@ from .coverage import Coverage, assess
 from .embeddings import Embedder
 from .errors import InputError, LLMError, LLMTimeoutError, LLMTruncatedError
 from .focus import Focus, focus_of
-from .followup import clean_history, dangling, parse_condensed, resolve
+from .followup import clean_history, dangling, keeps_the_question, parse_condensed, resolve
 from .index_state import IndexState
 from .plan import QueryPlan
 from .prompts import (
@@ -106,6 +106,10 @@ class Answerer:
         if llm_on and hist:
             # With an LLM the condense prompt resolves follow-ups; the reference rules are the fallback.
             condensed, notice, endpoint_down = self._condense(q, hist, deadline)
+            if condensed and not keeps_the_question(condensed, q, hist, state.names):
+                log.info("the model's rewrite of the follow-up (%r) lost what it asks; resolving it by rule",
+                         condensed)
+                condensed = None
             if endpoint_down:
                 llm_on = False  # the answer request would fail the same way: answer extractively at once
         standalone = condensed or resolve(q, hist, state.names)
@@ -243,6 +247,7 @@ class Answerer:
         order of appearance. `truncated`: why the text was cut off (its unfinished last sentence is dropped)."""
         s = self.settings
         timings = timings or {}
+        log.debug("%s wrote: %r", self.model, raw)  # the raw text, before tidying and attribution
         if leaks_instructions(raw):
             return self.extractive(p, notice="the model's answer was discarded because it repeated its "
                                    "instructions; showing the extractive answer")

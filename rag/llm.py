@@ -62,7 +62,8 @@ def build_llm(settings: Settings, context_window: int | None = None) -> Any:
     return OpenAILike(model=settings.llm_model or OPENAI_DEFAULT_MODEL, api_base=endpoint(settings), api_key=key,
                       is_chat_model=True, context_window=context_window or settings.llm_context_window,
                       max_tokens=None, timeout=backstop, max_retries=0,  # max_tokens is sent per call
-                      temperature=settings.llm_temperature)
+                      temperature=settings.llm_temperature,
+                      additional_kwargs={} if settings.llm_seed is None else {"seed": settings.llm_seed})
 
 
 def max_answer_chars(settings: Settings) -> int:

@@ -135,7 +135,10 @@ class Settings(BaseSettings):
                                    "models answer sooner and stray less with fewer.")
     llm_probe_window: bool = Field(True, description="Ask a llm_base_url server for its context window once "
                                    "(/props, /v1/models, /api/show; 3 s each at most).")
-    llm_temperature: float = Field(0.0, description="Sampling temperature.")
+    llm_temperature: float = Field(0.0, description="Sampling temperature (0: the most likely token, so the same "
+                                   "prompt gets the same answer).")
+    llm_seed: int | None = Field(None, description="Sampling seed sent with every request (llama.cpp, vLLM, "
+                                 "Ollama and OpenAI take one), for answers that repeat also above temperature 0.")
 
     # --- chat UI ----------------------------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Address the chat binds to.")

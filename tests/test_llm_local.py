@@ -176,3 +176,22 @@ def test_condense_timeout_answers_extractively_at_once(local, fake_llm):
     assert len(fake_llm.chat_requests) == 1 and "Standalone question:" in fake_llm.chat_requests[0].user
     assert ans.mode == "extractive" and "no response within 1.5 s" in ans.notice
     assert {c.title for c in ans.citations} >= {RESMLP, RAFTMLP}
+
+
+@pytest.mark.parametrize("rewrite", ["What is ResMLP?", "How does ResMLP work?", "How does RaftMLP compare?"])
+def test_a_rewrite_that_loses_the_follow_up_is_resolved_by_rule(local, fake_llm, rewrite):
+    # seen with SmolLM2-135M: the rewrite repeats the earlier question, or drops the paper the follow-up names
+    fake_llm.condense = rewrite
+    fake_llm.reply = lambda m: cite_first_sentences(m, [1, 2])
+    history = [{"role": "user", "content": "What is ResMLP?"}, {"role": "assistant", "content": "An MLP [1]."}]
+    ans = local.ask("How does it compare with RaftMLP?", history)
+    assert ans.standalone_question == "How does ResMLP compare with RaftMLP?"
+    assert ans.mode == "llm" and {c.title for c in ans.citations} == {RESMLP, RAFTMLP}
+
+
+def test_temperature_and_seed_go_with_every_request(engine, fake_llm):
+    eng = engine_like(engine, llm_base_url=fake_llm.url, llm_model="fake-model", llm_seed=7)
+    fake_llm.reply = lambda m: cite_first_sentences(m, [1])
+    eng.ask("What is ResMLP?")
+    body = fake_llm.chat_requests[-1].body
+    assert (body["temperature"], body["seed"], body["stream"]) == (0.0, 7, True)
