@@ -22,7 +22,8 @@ help:
 	@echo "make test-all  also the slow tests"
 	@echo "make eval      run the question set, refresh eval/reports/latest/"
 	@echo "make eval-llm  the question set in LLM mode on a local SmolLM2-135M server → eval/reports/llm/"
-	@echo "make bench     performance benchmarks → eval/reports/bench/"
+	@echo "make bench     performance benchmarks → eval/reports/bench/ (ingest fp32/int8 vs naive and their quality:"
+	@echo "               ~30 min with ../shared/benchmarks/scifact)"
 	@echo "make bench-scale  10k and 100k synthetic papers on a chroma server (~20 min)"
 
 $(STAMP): pyproject.toml
@@ -86,6 +87,7 @@ eval-llm: index $(LLM_STAMP) $(GGUF)
 bench: index
 	$(PY) -m eval.bench --out eval/reports/bench
 	$(PY) -m eval.bench_retrieval --out eval/reports/bench
+	$(PY) -m eval.bench_ingest --out eval/reports/bench
 
 bench-scale: $(STAMP)
 	$(PY) -m eval.bench_scale --sizes 10000,100000 --out eval/reports/bench

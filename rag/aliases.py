@@ -19,6 +19,7 @@ from .text import find_names, split_sentences
 from .text import name_tokens as tokens
 
 _PAREN = re.compile(r"\(([^()]{2,40})\)")
+_EXAMPLE_PAREN = re.compile(r"\s*(?:e\.g\.|i\.e\.|eg\b|such\s+as|including|like|see|cf\.?)", re.I)
 _ACRONYM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-+.]*[A-Za-z0-9+]$")
 MAX_SHORT_NAME_WORDS = 8
 MAX_NAME_USERS = 3  # a name mentioned by more papers than this is a common term ("ConvNets"), not one paper
@@ -27,6 +28,7 @@ MAX_NAME_USERS = 3  # a name mentioned by more papers than this is a common term
 _INTRO = re.compile(r"\b(?:we\s+(?:\w+\s+)?(?:propose|introduce|present|develop|design|construct|build|create|release|"
                     r"devise|call|name|term|dub|coin|formulate|offer)\w*|called|named|dubbed|termed|coined|novel|new|"
                     r"(?:is|are)\s+proposed|propose[sd]?|introduce[sd]?)\b", re.I)
+_PRIOR = re.compile(r".*\b(?:been|were|was)\s+$", re.I | re.S)  # "have been proposed", "were introduced"
 _INTRO_VERB = re.compile(r"\b(?:we\s+(?:\w+\s+)?(?:propose|introduce|present|develop|design|construct|build|create|"
                          r"release|devise|call|name|term|dub|coin)\w*|(?:and|to)\s+(?:propose|introduce)|called|named|"
                          r"dubbed|termed|coined|the\s+proposed|our)\s+", re.I)
@@ -47,8 +49,8 @@ def own_names(abstract: str) -> set[str]:
     reports = [m.group(1) for m in _REPORTS.finditer(abstract) if _is_acronym(m.group(1))]
     found.update(n for n in set(reports) if reports.count(n) >= MIN_REPORTS)
     for sent in split_sentences(abstract):
-        if not _INTRO.search(sent):
-            continue
+        if not any(not _PRIOR.match(sent[max(0, m.start() - 12): m.start()]) for m in _INTRO.finditer(sent)):
+            continue  # only "... have been proposed": other people's work
         found.update(acronyms_in(sent))
         for m in _INTRO_VERB.finditer(sent):
             words: list[str] = []
@@ -86,6 +88,8 @@ def acronyms_in(text: str) -> set[str]:
     """Acronyms introduced in parentheses: "Diversity-Aware Meta Visual Prompting (DAM-VP)"."""
     found = set()
     for m in _PAREN.finditer(text):
+        if _EXAMPLE_PAREN.match(m.group(1)):
+            continue  # "(e.g., DeepFM and DCN)": examples of other work, not a definition
         for part in re.split(r",|;| or | and ", m.group(1)):
             part = part.strip().strip("'\"")
             if _is_acronym(part):
@@ -134,12 +138,14 @@ class AliasIndex:
             for name in own_names(abstract):
                 owners[name].add(pid)
         one_word_titles = [title for _, title, _ in papers if len(tokens(title)) == 1]
-        users = _papers_using(list(owners) + one_word_titles,
+        shorts = [t.split(":", 1)[0].strip() for _, t, _ in papers if ":" in t]
+        users = _papers_using(list(owners) + one_word_titles + shorts,
                               [tokens(title + " " + abstract) for _, title, abstract in papers])
 
         def common(name: str) -> bool:
-            if name.lower() in lower_words and name != name.lower():  # "SOFT" is also the word "soft": count
-                exact = re.compile(r"(?<![\w-])" + re.escape(name) + r"s?(?![\w-])")  # its own spelling only
+            if name.lower() in lower_words and sum(c.isupper() for c in name) >= 2:  # "SOFT" is also the word
+                # "soft": count its own spelling only (a capitalised word like "Summary" counts every spelling)
+                exact = re.compile(r"(?<![\w-])" + re.escape(name) + r"s?(?![\w-])")
                 return sum(1 for _, t, a in papers if exact.search(t + " " + a)) > MAX_NAME_USERS
             return users[tuple(tokens(name))] > MAX_NAME_USERS
 
@@ -150,7 +156,9 @@ class AliasIndex:
             idx._add(pid, title, "title", lower_words)
             if ":" in title:
                 short = title.split(":", 1)[0].strip()
-                if 1 <= len(short.split()) <= MAX_SHORT_NAME_WORDS and len(short) >= 3:
+                # "Neutrophil extracellular traps: ...", "Neural Tangent Kernel: ...": a term many papers use heads
+                # a title here and there; it is not that paper's name
+                if 1 <= len(short.split()) <= MAX_SHORT_NAME_WORDS and len(short) >= 3 and not common(short):
                     idx._add(pid, short, "short", lower_words)
             first = re.match(r"^([^\s,:]+)\s*,", title)  # "SortedNet, a Place for Every Network ..."
             if first and _is_acronym(first.group(1)) and len(first.group(1)) >= 3:

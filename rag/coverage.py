@@ -24,7 +24,17 @@ from .focus import Focus, focus_of
 from .index_state import IndexState
 from .plan import QueryPlan
 from .settings import Settings
-from .text import content_terms, name_tokens, split_sentences, stem, terms
+from .text import (
+    CONTENT_STOPWORDS,
+    common_english,
+    content_terms,
+    is_coined,
+    known_word,
+    name_tokens,
+    split_sentences,
+    stem,
+    terms,
+)
 from .text import words as words_of
 from .types import Hit
 
@@ -56,15 +66,18 @@ def _contains(haystack: list[str], needle: list[str]) -> int:
 class Judge:
     """Coverage checks for one question against one index state (caches per-paper tokens and terms)."""
 
-    def __init__(self, state: IndexState, settings: Settings):
+    def __init__(self, state: IndexState, settings: Settings, unseen_common: frozenset[str] = frozenset()):
+        """`unseen_common`: terms of the question that no paper uses but that are everyday English words: the
+        collection says nothing of how rare they are, so they weigh as much as a typical term, not the most."""
         self.state = state
         self.settings = settings
+        self.unseen_common = unseen_common
         self._tokens: dict[str, list[str]] = {}
         self._terms: dict[str, set[str]] = {}
         self._central: dict[str, set[str]] = {}
 
     def idf(self, term: str) -> float:
-        return self.state.idf(term)
+        return self.state.typical_idf if term in self.unseen_common else self.state.idf(term)
 
     def paper_tokens(self, h: Hit) -> list[str]:
         if h.paper_id not in self._tokens:
@@ -103,11 +116,13 @@ class Judge:
 
     def central(self, h: Hit, name: str) -> bool:
         """The paper is about `name`: its own name, in its title, or named in the opening sentences of its
-        abstract (a paper that only compares with GPT-4 names it later, often several times)."""
+        abstract and again later (a paper that only compares with GPT-4 names it later, or once)."""
         if self.titled(h, name):
             return True
+        # Named once in the opening is a comparison or an example ("the same architecture as Mistral 7B"); a
+        # paper about the thing comes back to it.
         opening = " ".join(split_sentences(h.paper.abstract if h.paper else h.text)[: self.settings.central_sentences])
-        return _contains(name_tokens(opening), name_tokens(name)) > 0
+        return _contains(name_tokens(opening), name_tokens(name)) > 0 and self.mentions(h, name) >= 2
 
     def papers_mentioning(self, name: str) -> list[str]:
         """Ids of the papers whose title or abstract contains `name`, over the whole collection (BM25's postings
@@ -167,9 +182,33 @@ class Judge:
             h.named_as is not None or self.term_coverage(h, wanted) >= min_coverage)
 
     def unknown_terms(self, text: str) -> list[str]:
-        """Words of `text` that no paper of the collection uses."""
-        return [w for w in dict.fromkeys(re.findall(r"[A-Za-z0-9][\w+-]*", text))
-                if content_terms(w) and all(self.state.doc_freq.get(t, 0) == 0 for t in content_terms(w))]
+        """Words of `text` that no paper of the collection uses: none of their stems, or (for a technical word,
+        which stemming may fold into a common one: "tokenization" → "token") not the word itself."""
+        out = []
+        for w in dict.fromkeys(re.findall(r"[A-Za-z0-9][\w+-]*", text)):
+            stems = content_terms(w)
+            if not stems:
+                continue
+            parts = words_of(w)
+            if all(self.state.doc_freq.get(t, 0) == 0 for t in stems) or any(
+                    part not in CONTENT_STOPWORDS and len(part) >= 4 and not known_word(part, self.state.vocabulary)
+                    and not common_english(part) for part in parts):
+                out.append(w)
+        return out
+
+    def absent_name(self, name: str) -> bool:
+        """A coined name ("WaveNet", "ZeRO", "GPT-5") that no title or abstract contains. A name that is also a word
+        ("ZeRO", "zero") must appear in its own spelling."""
+        pids = self.papers_mentioning(name)
+        if not pids:
+            parts = [p for p in name.split("-") if len(p) >= 2]
+            # "CNN-RNN": a combination of names the collection has, not a name of its own
+            return not (len(parts) > 1 and all(self.papers_mentioning(p) for p in parts))
+        if sum(c.isupper() for c in name) >= 2 and common_english(name):
+            exact = re.compile(r"(?<![\w-])" + re.escape(name) + r"s?(?![\w-])")
+            return not any(exact.search(self.state.papers[p].title + " " + self.state.papers[p].abstract)
+                           for p in pids)
+        return False
 
     # --- reasons --------------------------------------------------------------------------------------------
     def name_reason(self, name: str, focus: Focus) -> str:
@@ -213,19 +252,30 @@ def topic_head(topic: str) -> str:
 def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit], settings: Settings,
            focus: Focus | None = None) -> Coverage:
     """Which of `hits` are evidence for `question`, and if none (or not all sides) are, why."""
-    judge = Judge(state, settings)
     focus = focus or focus_of(plan.topic or question)
+    unseen_common = frozenset(stem(w) for w in words_of(question) if state.doc_freq.get(stem(w), 0) == 0
+                              and common_english(w))
+    judge = Judge(state, settings, unseen_common)
     if not hits:
         return Coverage(False, [], "No paper in the collection matches this question.")
     if plan.kind == "comparative" and plan.sides:
         return _comparison(judge, focus, plan, hits, settings)
+    # A coined name the question uses ("What does WaveNet use ...?") that no abstract contains: whatever else
+    # matches, the collection does not say anything about it.
+    absent = [n for n in focus.names if is_coined(n) and judge.absent_name(n)]
+    if absent:
+        return Coverage(False, [], f"No abstract in the collection mentions {' or '.join(absent[:3])}.", absent[:3])
     wanted = set(focus.terms)
     # What the question is about must exist in the collection: a topic's head ("knowledge graph embeddings") or
     # the subject of "How does speculative decoding ...". A word no abstract uses means no paper is about it.
     # (Of a subject phrase only its first words: "graph neural networks cope with ..." ends in its verb.)
     about = topic_head(plan.topic) if plan.kind == "topic" and plan.topic else \
         " ".join((focus.subject_phrase or "").split()[:SUBJECT_HEAD_WORDS])
-    unknown = judge.unknown_terms(about) if about else []
+    # "tokenization or byte-pair encoding", "anomaly / defect detection": one alternative the collection has is
+    # enough.
+    alternatives = [a for a in re.split(r"\s+or\s+|\s*/\s*", about) if a.strip()] if about else []
+    unknowns = [judge.unknown_terms(a) for a in alternatives]
+    unknown = unknowns[0] if unknowns and all(unknowns) else []
     if unknown:
         names = [w for w in unknown if w in focus.names]  # a name as written, else the words in quotes
         listed = " or ".join(names[:3] or [f"“{w}”" for w in unknown[:3]])
@@ -240,10 +290,18 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
     if head:
         # A topic is covered when at least one paper is about it (its title, opening or repeated words), not only
         # mentions it; then every paper that covers its words is listed.
+        def about_it(h: Hit) -> bool:
+            for alt in [a for a in re.split(r"\s+or\s+|\s*/\s*", head) if content_terms(a)] or [head]:
+                alt_terms = content_terms(alt)
+                alt_rarest = max(alt_terms, key=judge.idf, default=None)
+                if judge.centrality(h, alt_terms) >= min_cov and (
+                        alt_rarest is None or alt_rarest in judge.central_terms(h)):
+                    return True
+            return False
+
         head_terms = content_terms(head)
         rarest = max(head_terms, key=judge.idf, default=None)
-        if evidence and not any(h.named_as or (judge.centrality(h, head_terms) >= min_cov and (
-                rarest is None or rarest in judge.central_terms(h))) for h in evidence):
+        if evidence and not any(h.named_as or about_it(h) for h in evidence):
             word = next((w for w in words_of(head) if rarest in content_terms(w)), rarest)
             mentioning = [h.title for h in evidence if rarest in judge.paper_terms(h)][:MAX_LISTED]
             where = (" (" + "; ".join(f"“{t}”" for t in mentioning) + ")") if mentioning else ""
@@ -267,7 +325,9 @@ def _comparison(judge: Judge, focus: Focus, plan: QueryPlan, hits: Sequence[Hit]
     reasons: list[str] = []
     for side in plan.sides:
         side_hits = [h for h in hits if h.side == side.label]
-        side_focus = focus_of(side.label, mid_sentence=True)
+        # A side that opens the question ("Winning tickets vs. ...") has a capital because the sentence starts there.
+        opens = plan.query.lstrip(" \"'“‘").startswith(side.label)
+        side_focus = focus_of(side.label, mid_sentence=not opens)
         # The name a side opens with is what it is about ("MgNO", "the LSTM encoder-decoder approach"); other names
         # in a described side are details.
         label = re.sub(r"^(?:the|an?)\s+", "", side.label, flags=re.I)
@@ -275,6 +335,13 @@ def _comparison(judge: Judge, focus: Focus, plan: QueryPlan, hits: Sequence[Hit]
         if names and len(content_terms(label[len(names[0]):])) > SIDE_NAME_WORDS:
             names = []  # a description that starts with a name ("the LSTM encoder-decoder approach to ...")
         wanted = set(side_focus.terms)
+        # (a side with a name, "GPipe's synchronous pipelining", is about the name, which the checks below look for)
+        unknown = [] if side_focus.names else judge.unknown_terms(" ".join(label.split()[:SUBJECT_HEAD_WORDS]))
+        if unknown:  # what the side is ("capsule networks with ...") is a word no abstract uses
+            missing.append(side.label)
+            word = next((w for w in unknown if w in side_focus.names), f"“{unknown[0]}”")
+            reasons.append(f"No abstract in the collection mentions {word}.")
+            continue
         ok = [h for h in side_hits if judge.passes(h, side_focus, wanted, names, settings.min_coverage, side=True)]
         if ok:
             evidence.append(ok[0])
@@ -289,7 +356,7 @@ def _comparison(judge: Judge, focus: Focus, plan: QueryPlan, hits: Sequence[Hit]
     # Half a comparison is worth answering only when the sides found are clearly there: a side's name is the
     # paper's own or in its title (not only central to it), or the side is a description the paper covers well.
     def strong(h: Hit) -> bool:
-        f = focus_of(h.side or "", mid_sentence=True)
+        f = focus_of(h.side or "", mid_sentence=not plan.query.lstrip(" \"'“‘").startswith(h.side or ""))
         if f.names:
             return judge.titled(h, f.names[0])
         return h.named_as is not None or judge.term_coverage(h, set(f.terms)) >= settings.partial_min_coverage

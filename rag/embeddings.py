@@ -1,6 +1,7 @@
 """Text → unit vectors. The default is the bundled all-MiniLM-L6-v2 (offline): an ONNX export run by
-onnxruntime (fast start: no torch import), falling back to sentence-transformers. An OpenAI-compatible
-/embeddings endpoint is an option the user must ask for, since it sends text away."""
+onnxruntime (fast start: no torch import), its graph fused by onnxruntime's transformer optimizer and, at
+precision int8, dynamically quantized (about 2x the fp32 speed on this AVX2 CPU); sentence-transformers is the
+fallback. An OpenAI-compatible /embeddings endpoint is an option the user must ask for, since it sends text away."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import logging
 import os
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -21,6 +23,13 @@ log = logging.getLogger(__name__)
 
 MAX_WORD_PIECES = 256  # MiniLM's window: longer input is silently truncated by the model
 LOCAL_MODEL = "all-MiniLM-L6-v2"
+ONNX_BATCH = 32  # texts per session.run: batches are cut from length-sorted texts, so padding stays small
+
+
+def local_model_name(precision: str) -> str:
+    """The name a collection records: fp32 keeps the plain name (collections built before int8 existed open
+    as before); other precisions are suffixed, so a collection is never read with vectors of another one."""
+    return LOCAL_MODEL if precision == "fp32" else f"{LOCAL_MODEL}@{precision}"
 
 
 class Embedder(Protocol):
@@ -65,56 +74,133 @@ class _WordPieces:
 _word_pieces: _WordPieces | None = None
 
 
-def count_word_pieces(text: str) -> int:
-    """Word pieces MiniLM would see for `text` (with [CLS]/[SEP])."""
+def _pieces() -> _WordPieces:
     global _word_pieces
     if _word_pieces is None:
         _word_pieces = _WordPieces(bundled_model_path())
-    return _word_pieces.count(text)
+    return _word_pieces
+
+
+def count_word_pieces(text: str) -> int:
+    """Word pieces MiniLM would see for `text` (with [CLS]/[SEP])."""
+    return _pieces().count(text)
+
+
+def word_piece_spans(texts: list[str]) -> list[list[tuple[int, int]]]:
+    """For each text, the (start, end) character span of every word piece, [CLS]/[SEP] not included: one
+    batched call into the Rust tokenizer. BERT's pre-tokenizer cuts at whitespace and punctuation, so the
+    pieces of a slice cut at a space are exactly the spans inside it: counts of any sentence-aligned passage
+    follow without tokenizing it again."""
+    return [e.offsets for e in _pieces().counter.encode_batch(texts, add_special_tokens=False)]
 
 
 class OnnxMiniLM:
     """all-MiniLM-L6-v2 through onnxruntime: mean pooling and normalisation are inside the exported graph."""
 
-    name = LOCAL_MODEL
     dim = 384
     backend = "onnx"
 
-    def __init__(self, cache_dir: Path):
+    def __init__(self, cache_dir: Path, precision: str = "fp32"):
         import onnxruntime as ort
 
         model_path = bundled_model_path()
-        onnx_path = export_onnx(model_path, cache_dir)
+        onnx_path = prepare_onnx(model_path, cache_dir, precision)
+        self.precision = precision
+        self.name = local_model_name(precision)
+        # int8 quantizes activations with one scale per input tensor, so in a batch a text's vector would depend
+        # on its neighbours (cosine ~0.996 apart). One text per run keeps every vector the same wherever it is
+        # embedded, needs no padding, and measured as fast here as batches of 32.
+        self.batch = 1 if precision == "int8" else ONNX_BATCH
         self.tok = _WordPieces(model_path).tok
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 2
         opts.log_severity_level = 3
+        # Idle worker threads sleep instead of spinning: on a shared 2-core machine spinning steals the cores
+        # from the other thread and from other processes (measured ~10-15% faster under load here).
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
         self._lock = threading.Lock()
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        out = []
-        # Sort by length so padding stays small inside each batch.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), 32):
-            idx = order[start:start + 32]
-            enc = self.tok.encode_batch([texts[i] for i in idx])
-            width = max(len(e.ids) for e in enc)
-            ids = np.zeros((len(enc), width), dtype=np.int64)
-            mask = np.zeros_like(ids)
-            for r, e in enumerate(enc):
-                ids[r, :len(e.ids)] = e.ids
-                mask[r, :len(e.ids)] = 1
-            with self._lock:
-                v = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
-                                            "token_type_ids": np.zeros_like(ids)})[0]
-            out.append((idx, v))
+        # Tokenize once, in one batched call, then cut batches from texts sorted by word-piece count so each
+        # batch is padded to barely more than its own length.
+        enc = self.tok.encode_batch(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(enc[i].ids))
         result = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for idx, v in out:
-            result[idx] = v
+        for start in range(0, len(order), self.batch):
+            idx = order[start:start + self.batch]
+            width = len(enc[idx[-1]].ids)
+            ids = np.zeros((len(idx), width), dtype=np.int64)
+            mask = np.zeros_like(ids)
+            for r, i in enumerate(idx):
+                n = len(enc[i].ids)
+                ids[r, :n] = enc[i].ids
+                mask[r, :n] = 1
+            with self._lock:
+                result[idx] = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                                      "token_type_ids": np.zeros_like(ids)})[0]
         return _normalize(result)
+
+
+def prepare_onnx(model_path: Path, cache_dir: Path, precision: str = "fp32") -> Path:
+    """The ONNX file to run: the export, fused by onnxruntime's transformer optimizer (same vectors, ~1.3x
+    faster here) and, for int8, dynamically quantized per channel. Each step is made once and cached next to
+    the export; a fusion that fails falls back to the plain export (with a warning), never to no model."""
+    path = export_onnx(model_path, cache_dir)
+    try:
+        path = _derived(path, "fused", _fuse)
+    except Exception as e:  # an optimizer that does not know this graph: the plain export still works
+        log.warning("could not fuse the ONNX graph (%s: %s); using the plain export", type(e).__name__, e)
+    if precision == "int8":
+        path = _derived(path, "int8", _quantize)
+    elif precision != "fp32":
+        raise ConfigError(f"unknown embedding precision {precision!r} (fp32 or int8)")
+    return path
+
+
+def _derived(source: Path, step: str, make: Callable[[Path, Path], None]) -> Path:
+    """`<source stem>.<step>.onnx` made from `source` by `make(source, tmp)`, written atomically."""
+    target = source.with_name(f"{source.stem}.{step}.onnx")
+    if target.exists():
+        return target
+    log.warning("preparing the %s embedding model (once): %s", step, target)
+    tmp = target.with_name(f"{target.name}.tmp{os.getpid()}")
+    try:
+        make(source, tmp)
+        tmp.replace(target)  # atomic: a killed run never leaves a half-written model behind
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def _fuse(source: Path, out: Path) -> None:
+    from onnxruntime.transformers import optimizer
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = optimizer.optimize_model(str(source), model_type="bert", num_heads=12, hidden_size=384, opt_level=1)
+    fused = model.get_fused_operator_statistics()
+    if not fused.get("Attention"):
+        raise RagError(f"no attention fused ({fused})")
+    model.save_model_to_file(str(out))
+
+
+def _quantize(source: Path, out: Path) -> None:
+    """int8 weights per output channel (per-tensor scales cost ~0.06 cosine on MiniLM; per channel ~0.005),
+    activations quantized at run time. DefaultTensorType: shape inference cannot type the fused contrib ops."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root = logging.getLogger()  # the quantizer logs "consider pre-processing" on the root logger
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        quantize_dynamic(str(source), str(out), weight_type=QuantType.QInt8, per_channel=True,
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    finally:
+        root.setLevel(level)
 
 
 def export_onnx(model_path: Path, cache_dir: Path) -> Path:
@@ -213,7 +299,7 @@ def get_embedder(settings: Settings) -> Embedder:
     """The embedder the settings ask for (one instance per configuration and process)."""
     configure_offline_environment()
     key = (settings.embed_backend, settings.embed_model, settings.embed_base_url,
-           str(settings.model_cache_dir.resolve()))
+           str(settings.model_cache_dir.resolve()), settings.embed_precision)
     with _cache_lock:
         if key in _cache:
             return _cache[key]
@@ -224,15 +310,15 @@ def get_embedder(settings: Settings) -> Embedder:
             if settings.embed_model != LOCAL_MODEL:
                 raise ConfigError(f"embedding model {settings.embed_model!r} is not available offline; only "
                                   f"{LOCAL_MODEL!r} is bundled (or set RAG_EMBED_BACKEND=openai)")
-            emb = _local(backend, settings.model_cache_dir)
+            emb = _local(backend, settings.model_cache_dir, settings.embed_precision)
         _cache[key] = emb
         return emb
 
 
-def _local(backend: str, cache_dir: Path) -> Embedder:
+def _local(backend: str, cache_dir: Path, precision: str) -> Embedder:
     if backend in ("auto", "onnx"):
         try:
-            return OnnxMiniLM(cache_dir)
+            return OnnxMiniLM(cache_dir, precision)
         except ImportError as e:
             if backend == "onnx":
                 raise ConfigError(f"ONNX backend unavailable: {e}") from e

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import re
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from .embeddings import Embedder
-from .text import content_terms, find_names, overlap, split_sentences
+from .text import CONTENT_STOPWORDS, content_terms, find_names, overlap, split_sentences, stem
+from .text import words as tokens
 from .types import Hit
 
 ROLE_CUES = {
@@ -219,16 +220,19 @@ def compose_topic(question_vec: np.ndarray, topic: str, hits: list[Hit],
     return Composed("\n".join(lines), quotes)
 
 
-def distinct_words(text: str, others: list[str], idf: Callable[[str], float], k: int = DISTINCT_TERMS) -> list[str]:
-    """The rarest content words of `text` (as written) whose terms none of `others` uses: what sets it apart."""
+def distinct_words(text: str, others: list[str], idf: Callable[[str], float], k: int = DISTINCT_TERMS,
+                   central: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """The rarest content words of `text` (as written) whose terms none of `others` uses: what sets it apart.
+    Words whose terms are `central` to the paper (its title, or repeated in its abstract) count double, and
+    adverbs ("-ly") are no difference."""
     theirs = set().union(*(content_terms(o) for o in others)) if others else set()
     seen: dict[str, tuple[float, str]] = {}
     for w in re.findall(r"[A-Za-z][\w-]*[A-Za-z0-9]", text):
         terms = content_terms(w)
-        if len(w) < 4 or not terms or terms & theirs:
+        if len(w) < 4 or not terms or terms & theirs or w.lower().endswith("ly"):
             continue
         key = "|".join(sorted(terms))
-        score = sum(idf(t) for t in terms)
+        score = sum(idf(t) for t in terms) * (2.0 if terms & central else 1.0)
         if key not in seen or score > seen[key][0]:
             seen[key] = (score, w)
     return [w for _, w in sorted(seen.values(), key=lambda x: -x[0])[:k]]
@@ -244,6 +248,7 @@ def compose_comparison(question_vec: np.ndarray, question: str, hits: list[Hit],
     quotes: dict[int, str] = {}
     sections: list[str] = []
     rows: list[str] = []
+    described: list[str] = []  # per paper: its approach and result sentences (what it does), else its abstract
     for n, h in enumerate(hits, 1):
         sentences, vecs = sents[h.paper_id]
         ranked = rank_sentences(question_vec, qw, sentences, vecs)
@@ -253,6 +258,8 @@ def compose_comparison(question_vec: np.ndarray, question: str, hits: list[Hit],
         side = f" (for “{h.side}”)" if h.side and h.side.lower() not in h.title.lower() else ""
         sections.append(f"### [{n}] {h.title}{side}\n{body}")
         roles = classify(sentences)
+        described.append(" ".join(roles[r] for r in ("approach", "result") if r in roles)
+                         or (h.paper.abstract if h.paper else h.text))
         cells = [cell(shorten(roles[r])) + f" [{n}]" if r in roles else "—" for r in ROLES]
         rows.append(f"| {cell(h.title)} [{n}] | " + " | ".join(cells) + " |")
     table = ["| Paper | Problem | Approach | Key result |", "|---|---|---|---|", *rows]
@@ -260,12 +267,20 @@ def compose_comparison(question_vec: np.ndarray, question: str, hits: list[Hit],
     if idf is not None and len(hits) >= 2:
         abstracts = [h.paper.abstract if h.paper else h.text for h in hits]
         parts = []
-        for n, (h, a) in enumerate(zip(hits, abstracts, strict=True), 1):
-            words = distinct_words(a, abstracts[:n - 1] + abstracts[n:], idf)
-            if words:
-                parts.append(f"{short_name(h)} [{n}] on *{', '.join(words)}*")
+        for n, (h, d) in enumerate(zip(hits, described, strict=True), 1):
+            # What the paper does (its approach and result) in words no other compared abstract uses; its own
+            # name is no difference.
+            own = re.sub(r"\W", "", short_name(h).lower())
+            counts = Counter(stem(w) for w in tokens(abstracts[n - 1]) if w not in CONTENT_STOPWORDS)
+            central = content_terms(h.title) | {t for t, c in counts.items() if c >= 2}
+            apart = [w for w in distinct_words(d, abstracts[:n - 1] + abstracts[n:], idf, k=DISTINCT_TERMS + 2,
+                                               central=central)
+                     if re.sub(r"\W", "", w.lower()) != own][:DISTINCT_TERMS]
+            if apart:
+                parts.append(f"{short_name(h)} [{n}] on *{', '.join(apart)}*")
         if len(parts) >= 2:
-            text += "\n\n**What differs:** " + "; ".join(parts) + " (words only that abstract uses)."
+            text += "\n\n**What differs:** " + "; ".join(parts) + " (words of its approach and result that only " \
+                "that abstract uses)."
     text += "\n\n**Side by side**\n\n" + "\n".join(table)
     return Composed(text, quotes)
 

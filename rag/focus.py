@@ -20,7 +20,10 @@ _SUBJECT_PREFIX = re.compile(
     r"^\s*(?:(?:what|who)\s+(?:is|are|was|were|does|do|did)|how\s+(?:does|do|did|is|are|was|were|can|could|would|has|have)|"
     r"(?:what|which|how\s+many|how\s+much)(?:\s+[\w-]+){1,3}\s+(?:does|do|did|is|are|was|were|has|have)|"
     r"(?:tell\s+me\s+about|explain|describe|summari[sz]e)|"
-    r"(?:which|what)\s+(?:paper|work|study|article)\s+(?:first\s+)?(?:introduced|proposed|presented|invented))"
+    r"(?:which|what)\s+(?:papers?|works?|study|studies|articles?)\s+(?:first\s+)?"
+    r"(?:introduc|propos|present|invent)(?:ed|es|e|ing)|"
+    r"(?:is|are)\s+there\s+(?:an?\s+|any\s+)?(?:papers?|works?|study|studies|research|articles?)\s+"
+    r"(?:on|about|into|regarding))"
     r"\s+(?:(?:the|an?|original|first|new|proposed)\s+)*", re.I)
 # The end of a subject phrase: the verb or preposition after it ("speculative decoding | with a draft model").
 _SUBJECT_END = re.compile(r"\s(?:does|do|did|is|are|was|were|can|could|would|has|have|with|in|on|for|to|from|by|"

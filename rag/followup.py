@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .aliases import AliasIndex
+from .text import content_terms
 
 _ANAPHORA = re.compile(
     r"\b(?P<first>the first( one)?|the former)\b|\b(?P<second>the second( one)?|the latter|the other( one)?)\b|"
@@ -148,6 +149,8 @@ def dangling(question: str, history: Sequence[dict[str, str]] | None, aliases: A
         return None
     if any(t.get("role") == "user" for t in history or ()):
         return None
+    if m.group(0).lower() in ("its", "their") and content_terms(question[: m.start()]):
+        return None  # a possessive after a noun of its own question ("a model that outputs positions in its input")
     return m.group(0)
 
 

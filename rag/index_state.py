@@ -19,11 +19,11 @@ from typing import Any
 
 from .aliases import AliasIndex
 from .store import StoredChunk
-from .text import content_terms, terms
+from .text import content_terms, light, terms, words
 from .types import Paper
 
 log = logging.getLogger(__name__)
-SNAPSHOT_VERSION = 3  # bump when the pickled state, or how any part of it is derived, changes
+SNAPSHOT_VERSION = 8  # bump when the pickled state, or how any part of it is derived, changes
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,10 @@ class IndexState:
     names: AliasIndex
     bm25: Any  # bm25s.BM25 over "title passage" per chunk row, or None for an empty collection
     doc_freq: Counter[str]  # content term → number of papers whose title or abstract has it
+    vocabulary: frozenset[str]  # the `light` form of every word of the titles and abstracts (unseen-word checks)
+    typical_idf: float  # mean IDF of the collection's terms: the weight of a common word it has never seen
+    paper_bm25: Any  # bm25s.BM25 over "title abstract" per complete paper (rows in `paper_order`), or None
+    paper_order: list[str]  # paper id of each row of `paper_bm25`
 
     @property
     def n_papers(self) -> int:
@@ -71,17 +75,27 @@ def build_state(chunks: Sequence[StoredChunk], stored: dict[str, Paper], generat
             papers[pid] = paper
             paper_rows[pid] = rs
     doc_freq: Counter[str] = Counter()
+    vocabulary: set[str] = set()
     for p in papers.values():
         doc_freq.update(content_terms(p.title + " " + p.abstract))
+        vocabulary.update(light(w) for w in words(p.title + " " + p.abstract))
+    n = len(papers)
+    typical = sum(math.log((n + 1) / (df + 0.5)) for df in doc_freq.values()) / len(doc_freq) if doc_freq else 0.0
     names = AliasIndex.build((p.paper_id, p.title, p.abstract) for p in papers.values())
     bm25 = None
     if chunks:
         bm25 = bm25s.BM25()
         title = {pid: p.title for pid, p in stored.items()}
         bm25.index([terms(f"{title.get(c.paper_id, '')} {c.text}") or [""] for c in chunks], show_progress=False)
+    order = list(papers)
+    paper_bm25 = None
+    if order:
+        paper_bm25 = bm25s.BM25()
+        paper_bm25.index([terms(f"{papers[pid].title} {papers[pid].abstract}") or [""] for pid in order],
+                         show_progress=False)
     return IndexState(generation, len(chunks), [c.chunk_id for c in chunks], [c.text for c in chunks],
                       [c.paper_id for c in chunks], {c.chunk_id: i for i, c in enumerate(chunks)}, papers,
-                      paper_rows, names, bm25, doc_freq)
+                      paper_rows, names, bm25, doc_freq, frozenset(vocabulary), typical, paper_bm25, order)
 
 
 # --- snapshots ------------------------------------------------------------------------------------------------

@@ -2,28 +2,35 @@
 
 A paper is rewritten only when its hash changed or its stored chunks are incomplete (a killed run), and
 its old chunks are deleted just before the new ones are written, so any interrupted run followed by one
-more run ends with exactly the papers and chunk ids of a clean build."""
+more run ends with exactly the papers and chunk ids of a clean build.
+
+Work goes in windows of about `ingest_window` chunks: the window's papers are chunked in one batch, its chunks
+embedded longest-last (so every embedding batch holds texts of nearly one length and little padding), then
+written; memory stays bounded on any corpus size. Progress counts papers written (papers/s, ETA) with
+chunks/s beside it."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .chunking import chunk_paper, content_hash
+import numpy as np
+
+from .chunking import chunk_papers, content_hash
 from .corpus import ParseResult, load_corpus
 from .embeddings import Embedder, get_embedder
 from .errors import NoDataError
 from .settings import Settings
 from .store import Store, StoredChunk
-from .types import Paper
+from .types import Chunk, Paper
 
 log = logging.getLogger(__name__)
 
-PAPERS_PER_BATCH = 32
+CHUNK_GROUP = 256  # papers chunked per call while a window fills
 
 
 @dataclass
@@ -85,7 +92,8 @@ def index_papers(settings: Settings, parsed: ParseResult, rebuild: bool = False,
 
         todo: list[tuple[Paper, str]] = []
         for paper in parsed.papers:
-            h = content_hash(paper, settings.chunk_tokens, settings.chunk_overlap, embedder.name)
+            h = content_hash(paper, settings.chunk_tokens, settings.chunk_overlap, embedder.name,
+                             settings.chunk_mode, settings.chunk_window)
             state = existing.get(paper.paper_id)
             if state is None:
                 report.new += 1
@@ -116,16 +124,51 @@ def _write(store: Store, embedder: Embedder, todo: list[tuple[Paper, str]], sett
         return 0
     from tqdm import tqdm
 
-    planned = [(p, h, chunk_paper(p, settings.chunk_tokens, settings.chunk_overlap))
-               for p, h in tqdm(todo, desc="chunking", unit="paper", disable=not progress or len(todo) < 1000,
-                                leave=False)]
-    total = sum(len(c) for _, _, c in planned)
     written = 0
-    with tqdm(total=total, desc="embedding", unit="chunk", disable=not progress, leave=False) as bar:
-        for start in range(0, len(planned), PAPERS_PER_BATCH):
-            batch = planned[start:start + PAPERS_PER_BATCH]
-            chunks = [c for _, _, cs in batch for c in cs]
-            store.replace_papers(batch, embedder.embed([c.embed_text for c in chunks]))
+    t0 = time.perf_counter()
+    with tqdm(total=len(todo), desc="indexing", unit="paper", disable=not progress, leave=False,
+              smoothing=0.1) as bar:
+        for window in _windows(todo, settings):
+            chunks = [c for _, _, cs in window for c in cs]
+            store.replace_papers(window, _embed_sorted(embedder, [c.embed_text for c in chunks],
+                                                       settings.embed_batch_size,
+                                                       lambda n, w=written: bar.set_postfix_str(_rate(w + n, t0))))
             written += len(chunks)
-            bar.update(len(chunks))
+            bar.set_postfix_str(_rate(written, t0), refresh=False)
+            bar.update(len(window))
     return written
+
+
+def _rate(chunks: int, t0: float) -> str:
+    return f"{chunks} chunks, {chunks / max(time.perf_counter() - t0, 1e-9):.1f} chunks/s"
+
+
+def _windows(todo: list[tuple[Paper, str]], settings: Settings
+             ) -> Iterator[list[tuple[Paper, str, list[Chunk]]]]:
+    """(paper, hash, chunks) in windows of at least `ingest_window` chunks (the last one may be smaller)."""
+    window: list[tuple[Paper, str, list[Chunk]]] = []
+    size = 0
+    for start in range(0, len(todo), CHUNK_GROUP):
+        group = todo[start:start + CHUNK_GROUP]
+        for (paper, h), chunks in zip(group, chunk_papers([p for p, _ in group], settings.chunk_tokens,
+                                                          settings.chunk_overlap, settings.chunk_mode,
+                                                          settings.chunk_window),
+                                      strict=True):
+            window.append((paper, h, chunks))
+            size += len(chunks)
+            if size >= settings.ingest_window:
+                yield window
+                window, size = [], 0
+    if window:
+        yield window
+
+
+def _embed_sorted(embedder: Embedder, texts: list[str], batch: int, done: Callable[[int], None]) -> np.ndarray:
+    """Vectors of `texts` (same order), embedded in calls of `batch` texts of similar length."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    for start in range(0, len(order), batch):
+        idx = order[start:start + batch]
+        out[idx] = embedder.embed([texts[i] for i in idx])
+        done(start + len(idx))
+    return out

@@ -19,7 +19,8 @@ _TOPIC = re.compile(
     re.I)
 _COMPARE_CUES = re.compile(
     r"\b(compare|compared|comparison|contrast|differ|differs|difference|differences|vs\.?|versus|"
-    r"build(?:s)?\s+on|relate(?:s)?\s+to|how\s+does\s+each|each\s+(?:one|of\s+them)|both)\b", re.I)
+    r"build(?:s)?\s+on|relate(?:s)?\s+to|how\s+does\s+each|each\s+(?:one|of\s+them)|both|"
+    r"(?:\w+er|more\s+\w+|less\s+\w+)\s+than)\b", re.I)
 _EXPLICIT_COMPARE = re.compile(r"\b(compare|contrast|differ|differs|versus|vs\.?)\b", re.I)
 # Ordered from most to least specific; each captures the two sides.
 _SPLITTERS = [
@@ -33,6 +34,9 @@ _SPLITTERS = [
                r"relate\s+to|compare\s+(?:to|with))\s+(?P<b>.+)$", re.I),
     re.compile(r"^(?P<a>.+?)\s+and\s+(?P<b>.+?)\s*:\s*.+$", re.I),
     re.compile(r"^(?P<a>.+?)\s+(?:compared\s+(?:to|with))\s+(?P<b>.+)$", re.I),
+    # "Is MUVERA faster than PLAID for multi-vector retrieval?": what follows the second side is the setting
+    re.compile(r"^(?:is|are|was|were|does|do|did)\s+(?!there\b|any\b)(?P<a>.+?)\s+(?:(?:more|less)\s+)?\w+(?:er)?\s+than\s+"
+               r"(?P<b>.+?)(?:\s+(?:for|on|at|in|when|with)\s+.+)?$", re.I),
 ]
 _SIDE_TRIM = re.compile(r"^(?:the\s+|a\s+|an\s+|paper\s+on\s+|papers?\s+|approach\s+of\s+)+|"
                         # the rest of the question after a side: "SEGNO: how do these two ...", "X, and why"
@@ -40,6 +44,7 @@ _SIDE_TRIM = re.compile(r"^(?:the\s+|a\s+|an\s+|paper\s+on\s+|papers?\s+|approac
                         r"can|in\s+what)\b.*$|"
                         r"[\s?.!:;,]+$|\s+(?:in\s+terms\s+of|regarding|with\s+respect\s+to|in\s+the\s+way|in\s+how|"
                         r"as\s+(?:ways?|approaches|methods|means|techniques|tools))\s+.*$", re.I)
+_QUOTED_SPAN = re.compile(r"(?:^|(?<=\s))[\"“‘'][^\"“”‘’]{3,120}?(?:[\"”’']|$)")  # its closing quote may be trimmed
 MAX_SIDE_WORDS = 10  # a side names or describes one paper; longer "sides" are clauses of a lookup question
 _LIST_SPLIT = re.compile(r",\s*(?:and\s+)?|\s+and\s+|\s+(?:vs\.?|versus)\s+", re.I)
 _CHAIN_SPLIT = re.compile(r"\s+(?:vs\.?|versus)\s+", re.I)
@@ -102,7 +107,7 @@ def split_sides(query: str) -> list[str]:
                           if i == 0 or not _CLAUSE_ITEM.match(x.strip())]
             sides = [re.sub(r"^(?:how\s+does\s+|what\s+is\s+|is\s+)", "", s, flags=re.I) for s in sides]
             sides = [s for s in sides if len(s) >= 2]
-            if any(len(s.split()) > MAX_SIDE_WORDS for s in sides):
+            if any(len(_QUOTED_SPAN.sub("Q", s).split()) > MAX_SIDE_WORDS for s in sides):  # a quoted title: 1 word
                 continue  # a clause, not a paper: "... to compare problem difficulty, e.g. pendulum vs. MNIST"
             if any(_PRONOUN_SIDE.match(s) for s in sides):
                 continue  # "how do their goals and designs differ": what is compared, not the papers

@@ -121,12 +121,23 @@ class Searcher:
         return out
 
     @staticmethod
-    def sparse(state: IndexState, text: str, n: int) -> dict[int, float]:
-        """chunk row → BM25 score, for the `n` best chunks with a positive score."""
+    def sparse(state: IndexState, text: str, n: int, level: str = "chunk") -> dict[int, float]:
+        """chunk row → BM25 score, for the `n` best chunks with a positive score. `level="paper"`: BM25 over whole
+        papers (title + abstract), each paper's score given to its best-scoring chunk, so the term statistics and
+        length normalisation are those of documents, not of chunk-sized pieces of them."""
         q = query_terms(text)
         if state.bm25 is None or not q:
             return {}
         scores = state.bm25.get_scores(q)
+        if level == "paper" and state.paper_bm25 is not None:
+            paper_scores = state.paper_bm25.get_scores(q)
+            m = min(n, len(paper_scores))
+            out = {}
+            for i in np.argpartition(-paper_scores, m - 1)[:m]:
+                if paper_scores[i] > 0:
+                    rows = state.paper_rows[state.paper_order[int(i)]]
+                    out[max(rows, key=lambda r: (scores[r], -r))] = float(paper_scores[i])
+            return out
         n = min(n, len(scores))
         top = np.argpartition(-scores, n - 1)[:n]
         return {int(r): float(scores[r]) for r in top if scores[r] > 0}
@@ -135,7 +146,7 @@ class Searcher:
         s = self.settings
         # A ranking with weight 0 is not computed at all, so dense-only / BM25-only comparisons are pure.
         return Scores(self.dense(state, text, max(s.dense_k, depth)) if s.dense_weight > 0 else {},
-                      self.sparse(state, text, max(s.bm25_k, depth)) if s.bm25_weight > 0 else {})
+                      self.sparse(state, text, max(s.bm25_k, depth), s.bm25_level) if s.bm25_weight > 0 else {})
 
     def rank(self, state: IndexState, text: str, named: tuple = (), depth: int = 0) -> list[Hit]:
         """Every candidate paper for `text`, best first."""

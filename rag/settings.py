@@ -29,9 +29,10 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(200_000_000, description="Source files bigger than this are refused.")
 
     # --- chunking and embedding ---------------------------------------------------------------------------
-    chunk_tokens: int = Field(150, description="Chunk size in tiktoken (cl100k) tokens, title excluded. "
-                              "Kept small so title + chunk fit MiniLM's 256 word-piece window.")
-    chunk_overlap: int = Field(30, description="Token overlap between consecutive chunks of one abstract.")
+    chunk_tokens: int = Field(150, description="chunk_mode=tokens: chunk size in tiktoken (cl100k) tokens, title "
+                              "excluded. Kept small so title + chunk fit MiniLM's 256 word-piece window.")
+    chunk_overlap: int = Field(30, description="chunk_mode=tokens: token overlap between consecutive chunks of one "
+                               "abstract.")
     embed_backend: Literal["auto", "onnx", "sentence-transformers", "openai"] = Field(
         "auto", description="auto = ONNX fast path when onnxruntime is installed, else sentence-transformers; "
         "openai = an OpenAI-compatible /embeddings endpoint (sends text to it).")
@@ -42,6 +43,21 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(64, description="Texts per embedding call.")
     model_cache_dir: Path = Field(Path("data/models"), description="Where the ONNX export of the bundled "
                                   "model is cached (made once, on first use).")
+    embed_precision: Literal["int8", "fp32"] = Field(
+        "int8", description="ONNX backend: int8 = dynamically quantized weights (~2x faster on a CPU; SciFact train "
+        "nDCG@10 0.729 vs 0.731 at fp32, question-set recall@10 equal, see eval/reports/bench/), fp32 = the "
+        "full-precision model. The "
+        "collection records it ('all-MiniLM-L6-v2@int8'): changing it needs `rag ingest --rebuild`. "
+        "sentence-transformers is always fp32.")
+    chunk_mode: Literal["window", "tokens"] = Field(
+        "window", description="window = one chunk per abstract when title + abstract fit MiniLM's 256 word "
+        "pieces, else the fewest sentence-aligned chunks that do, no overlap; tokens = llama-index "
+        "SentenceSplitter chunks of chunk_tokens with chunk_overlap (the earlier chunking).")
+    chunk_window: int = Field(192, ge=32, le=256, description="chunk_mode=window: most word pieces in a chunk's "
+                              "embedded text (title + passage); 256 is MiniLM's whole window. 192 chosen on the "
+                              "SciFact dev half (nDCG@10 0.742 at int8; 256: 0.732, 128: lower).")
+    ingest_window: int = Field(1024, ge=1, description="Chunks embedded (sorted by length) and written per step "
+                               "of an ingest: bounds memory on any corpus size; a killed run loses one step.")
 
     # --- retrieval --------------------------------------------------------------------------------------
     dense_k: int = Field(60, description="Chunks fetched from the dense (Chroma) retriever per query.")
@@ -51,13 +67,20 @@ class Settings(BaseSettings):
         "rankings; chunk: fuse chunk rankings, then keep each paper's best chunk.")
     rrf_k: int = Field(60, description="Reciprocal-rank-fusion constant: larger flattens rank differences.")
     dense_weight: float = Field(1.0, description="Weight of the dense ranking in fusion. 0 switches it off.")
-    bm25_weight: float = Field(2.0, description="Weight of the BM25 ranking in fusion (2.0 ties or beats 1.0 "
-                               "and 1.5 on every question type of eval/questions.jsonl). 0 switches BM25 off.")
+    bm25_weight: float = Field(1.5, description="Weight of the BM25 ranking in fusion; 0 switches BM25 off. Chosen "
+                               "on the dev halves: SciFact train claims nDCG@10 0.742 / R@100 0.962 (2.0: 0.741 / "
+                               "0.951; 1.0: 0.739 / 0.961), eval/questions.jsonl recall@10 1.000 at 1.0, 1.5 and 2.0.")
+    bm25_level: Literal["paper", "chunk"] = Field(
+        "chunk", description="paper: BM25 scores whole papers (title + abstract); chunk: each chunk is a BM25 "
+        "document of its own. SciFact dev nDCG@10: paper helps whole-abstract chunks (0.732 → 0.739 at a 256 window) "
+        "but not 192-piece ones (0.742 → 0.738).")
     alias_boost: float = Field(1.0, description="Score added to a paper whose title or nickname the query "
                                "names (fused scores are ~0.03, so this puts it first); 0 switches name matching "
                                "off.")
-    topic_min_similarity: float = Field(0.2, description="Topic questions: papers whose best passage has "
-                                        "cosine similarity below this are left out of the results.")
+    topic_min_similarity: float = Field(0.0, description="Topic questions: papers whose best passage has "
+                                        "cosine similarity below this are left out of the results. 0: whether a "
+                                        "paper is about the topic is for coverage to say (0.2 dropped a dev topic "
+                                        "paper at 0.186 once embeddings were int8).")
     topic_min_relevance: float = Field(0.5, description="Topic questions: keep papers whose relevance "
                                        "relative to the best paper (mean of similarity and BM25 ratios) is at "
                                        "least this. 0.5 / 0.2 tuned on eval/questions.jsonl: topic "
@@ -70,13 +93,8 @@ class Settings(BaseSettings):
     max_query_chars: int = Field(2000, description="Queries longer than this are truncated (with a notice).")
 
     # --- answering --------------------------------------------------------------------------------------
-    abstain_evidence: float = Field(0.53, description="Abstain when no paper is named and the evidence score "
-                                    "(cosine similarity + 0.5 × IDF-weighted share of question words the paper "
-                                    "contains) of the best source is below this. Tuned on eval/questions.jsonl: "
-                                    "9/12 unanswerable abstain, 0 answerable do.")
-    evidence_top: int = Field(3, description="Abstention: how many of the best papers the evidence score looks at.")
-    evidence_coverage_weight: float = Field(0.5, description="Abstention: weight of the IDF-weighted term coverage "
-                                            "next to the cosine similarity in the evidence score.")
+    evidence_top: int = Field(3, description="A lookup question's evidence is looked for among this many of the best "
+                              "papers (names and term coverage are checked on each).")
     min_coverage: float = Field(0.35, description="A paper is evidence for a question when it contains the "
                                 "question's names and at least this share of its content terms, weighted by their "
                                 "rarity in the collection (IDF). Chosen on the dev half of eval/questions.jsonl.")

@@ -164,10 +164,13 @@ class Store:
     def check_model(self, name: str, dim: int) -> None:
         stored, stored_dim = self.model_info()
         if stored is not None and (stored != name or (stored_dim and stored_dim != dim)):
+            base, _, precision = str(stored).partition("@")
+            other = f"set RAG_EMBED_PRECISION={precision or 'fp32'}" if base == name.partition("@")[0] \
+                else "use the same model"
             raise EmbeddingMismatchError(
                 f"the index at {self.location} was embedded with {stored!r} ({stored_dim} dims) but the "
-                f"configured embedder is {name!r} ({dim} dims); use the same model or rebuild with "
-                "`rag ingest --rebuild`")
+                f"configured embedder is {name!r} ({dim} dims); re-embed it with `rag ingest --rebuild`, or "
+                f"{other} to read it as it is")
 
     def drop(self) -> None:
         try:

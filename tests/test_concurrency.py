@@ -151,7 +151,6 @@ import sys
 from pathlib import Path
 import rag.ingest
 from rag.settings import Settings
-rag.ingest.PAPERS_PER_BATCH = 4  # many small batches: many moments for the reader to look at
 rag.ingest.ingest(Settings(), [Path(p) for p in sys.argv[1:]], progress=False)
 """
 
@@ -186,8 +185,9 @@ def test_server__queries_during_an_ingest_in_another_process_never_see_a_half_in
     # refresh_seconds=0: look for a new state on every search (the guarantee is tested, not the throttle)
     settings = make_settings(tmp_path / "unused", chroma_url=chroma_server, collection=collection,
                              refresh_seconds=0)
+    # Small ingest windows: the 168 chunks arrive in many writes, so readers meet the collection half-written.
     env = dict(os.environ, RAG_CHROMA_URL=chroma_server, RAG_COLLECTION=collection,
-               RAG_MODEL_CACHE_DIR=str(MODELS), RAG_INDEX_DIR=str(tmp_path / "unused"))
+               RAG_MODEL_CACHE_DIR=str(MODELS), RAG_INDEX_DIR=str(tmp_path / "unused"), RAG_INGEST_WINDOW="16")
     writer = subprocess.Popen([sys.executable, "-c", INGESTER, str(src)], cwd=ROOT, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     engine = Engine(settings, auto_ingest=False)

@@ -112,7 +112,7 @@ def test_cli_eval__limit_types_and_compare(cli_index, tmp_path):
     qfile = write_questions(tmp_path / "mine.jsonl")
     out = tmp_path / "cmp"
     proc = run_eval(cli_index, "--questions", str(qfile), "--out", str(out), "--limit", "3",
-                    "--compare", "hybrid,bm25-only,strict:abstain_evidence=0.99")
+                    "--compare", "hybrid,bm25-only,strict:min_coverage=0.99")
     assert proc.returncode == 0, proc.stderr
     compare = json.loads((out / "compare.json").read_text())
     assert list(compare) == ["hybrid", "bm25-only", "strict"]

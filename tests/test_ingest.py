@@ -23,7 +23,7 @@ from rag.errors import EmbeddingMismatchError
 from rag.ingest import ingest
 from rag.store import Store, StoredChunk
 
-FILE_A = "002_7335c34baaa52565.txt"  # 28 papers, 84 chunks
+FILE_A = "002_7335c34baaa52565.txt"  # 28 papers, 64 chunks
 FILE_B = "004_20bd394549e6b690.txt"  # 51 papers; 6 of them also in FILE_A
 ENTRIES_PER_FILE = {"000_aa4d3f6a74c89432.txt": 50, "001_73a58e01200afdf2.txt": 62, FILE_A: 28,
                     "003_56a069c51cadc210.txt": 100, FILE_B: 51}
@@ -86,7 +86,7 @@ def small(tmp_path):
 
 # --- the full corpus --------------------------------------------------------------------------------------------
 def test_ingest__full_corpus_chunks_match_chunker(full_index, full_expected):
-    assert len(full_expected) == 649
+    assert len(full_expected) == 539
     assert sorted(full_index) == sorted(full_expected)
     assert {cid: c.text for cid, c in full_index.items()} == full_expected
     papers = {c.paper_id for c in full_index.values()}
@@ -142,9 +142,9 @@ def test_engine__stats_of_full_corpus(corpus_index):
     with Engine(make_settings(corpus_index), auto_ingest=False) as engine:
         stats = engine.stats()
     assert stats == {
-        "papers": 250, "chunks": 649, "sources": 5,
+        "papers": 250, "chunks": 539, "sources": 5,
         "source_files": {source_name(RAW / n): k for n, k in sorted(ENTRIES_PER_FILE.items())},
-        "embedding_model": "all-MiniLM-L6-v2", "embedding_dim": 384, "embedder_backend": "onnx",
+        "embedding_model": "all-MiniLM-L6-v2@int8", "embedding_dim": 384, "embedder_backend": "onnx",
         "index": str(corpus_index), "backend": "embedded", "collection": "papers",
     }
 
@@ -153,9 +153,9 @@ def test_engine__stats_of_full_corpus(corpus_index):
 def test_ingest__small_first_run_writes_every_chunk(small):
     settings, src, report = small
     expected = expected_chunks([src])
-    assert len(expected) == 84
+    assert len(expected) == 64
     assert (report.entries, report.papers, report.new, report.updated, report.unchanged) == (28, 28, 28, 0, 0)
-    assert report.chunks_written == 84
+    assert report.chunks_written == 64
     assert report.files == [source_name(src)]
     assert {cid: c.text for cid, c in read_index(settings).items()} == expected
 
@@ -231,7 +231,7 @@ def test_ingest__rebuild_starts_over(small):
     before = read_index(settings)
     report = ingest(settings, [src], rebuild=True, progress=False)
     assert (report.new, report.updated, report.unchanged, report.removed) == (28, 0, 0, 0)
-    assert report.chunks_written == 84
+    assert report.chunks_written == 64
     after = read_index(settings)
     assert {k: c for k, c in after.items()} == {k: c for k, c in before.items()}
 
@@ -241,7 +241,8 @@ def test_ingest__other_embedding_model_is_refused_until_rebuild(small):
     with pytest.raises(EmbeddingMismatchError) as err:
         ingest(settings, [src], embedder=HashEmbedder("other-model"), progress=False)
     msg = str(err.value)
-    assert "'all-MiniLM-L6-v2'" in msg and "'other-model'" in msg and "--rebuild" in msg
+    assert "'all-MiniLM-L6-v2@int8'" in msg and "'other-model'" in msg and "`rag ingest --rebuild`" in msg
+    assert "RAG_EMBED_PRECISION" not in msg  # another model altogether: no precision would read it
     assert "\n" not in msg
 
     with Engine(settings, embedder=HashEmbedder("other-model"), auto_ingest=False) as engine:
@@ -249,14 +250,14 @@ def test_ingest__other_embedding_model_is_refused_until_rebuild(small):
             engine.stats()
 
     with Store(settings) as store:  # the refused run changed nothing
-        assert store.model_info() == ("all-MiniLM-L6-v2", 384)
-        assert store.count() == 84
+        assert store.model_info() == ("all-MiniLM-L6-v2@int8", 384)
+        assert store.count() == 64
 
     report = ingest(settings, [src], embedder=HashEmbedder("other-model"), rebuild=True, progress=False)
-    assert (report.new, report.chunks_written) == (28, 84)
+    assert (report.new, report.chunks_written) == (28, 64)
     with Store(settings) as store:
         assert store.model_info() == ("other-model", 384)
-        assert store.count() == 84
+        assert store.count() == 64
 
 
 # --- the lock and the CLI ------------------------------------------------------------------------------------
@@ -274,7 +275,7 @@ def test_store__second_process_gets_clear_lock_error(small):
     # Released: the next process can read it.
     proc = run_cli("stats", "--json", index_dir=settings.index_dir, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["chunks"] == 84
+    assert json.loads(proc.stdout)["chunks"] == 64
 
 
 def test_cli__ingest_json_then_stats_json(tmp_path):
@@ -286,13 +287,13 @@ def test_cli__ingest_json_then_stats_json(tmp_path):
     report = json.loads(proc.stdout)
     assert isinstance(report.pop("seconds"), float)
     assert report == {"entries": 28, "papers": 28, "new": 28, "updated": 0, "unchanged": 0, "removed": 0,
-                      "chunks_written": 84, "warnings": [], "files": [str(src)]}
+                      "chunks_written": 64, "warnings": [], "files": [str(src)]}
 
     proc = run_cli("stats", "--json", index_dir=index)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == {
-        "papers": 28, "chunks": 84, "sources": 1, "source_files": {str(src): 28},
-        "embedding_model": "all-MiniLM-L6-v2", "embedding_dim": 384, "embedder_backend": "onnx",
+        "papers": 28, "chunks": 64, "sources": 1, "source_files": {str(src): 28},
+        "embedding_model": "all-MiniLM-L6-v2@int8", "embedding_dim": 384, "embedder_backend": "onnx",
         "index": str(index), "backend": "embedded", "collection": "papers",
     }
 
@@ -320,9 +321,48 @@ def test_cli__bad_file_warns_by_line_and_good_file_is_indexed(tmp_path):
     warnings = [ln for ln in proc.stderr.splitlines() if ln.startswith("warning: ")]
     assert [w.split(": ", 2)[1] for w in warnings] == [f"{bad}:1", f"{bad}:2", f"{bad}:3"]
     assert proc.stdout.startswith("read 28 entries → 28 papers from 1 files; 28 new, 0 updated, 0 unchanged, "
-                                  "0 removed; 84 chunks embedded in ")
+                                  "0 removed; 64 chunks embedded in ")
     assert proc.stdout.rstrip().endswith("; 3 warnings")
 
     stats = json.loads(run_cli("stats", "--json", index_dir=index).stdout)
-    assert (stats["papers"], stats["chunks"], stats["source_files"]) == (28, 84, {str(good): 28})
+    assert (stats["papers"], stats["chunks"], stats["source_files"]) == (28, 64, {str(good): 28})
 
+
+
+def test_ingest__other_precision_is_a_clear_error_naming_the_rebuild(small):
+    """An index embedded at int8 (the default) opened at fp32, and back: one line naming `rag ingest --rebuild` and
+    the precision that reads it as it is; nothing is written until the rebuild, which re-embeds every chunk."""
+    settings, src, _ = small
+    fp32 = settings.model_copy(update={"embed_precision": "fp32"})
+    with pytest.raises(EmbeddingMismatchError) as err:
+        ingest(fp32, [src], progress=False)
+    msg = str(err.value)
+    assert msg == (f"the index at {settings.index_dir} was embedded with 'all-MiniLM-L6-v2@int8' (384 dims) but "
+                   "the configured embedder is 'all-MiniLM-L6-v2' (384 dims); re-embed it with `rag ingest "
+                   "--rebuild`, or set RAG_EMBED_PRECISION=int8 to read it as it is")
+    with Engine(fp32, auto_ingest=False) as engine, pytest.raises(EmbeddingMismatchError):
+        engine.search("diffusion", k=3)
+
+    report = ingest(fp32, [src], rebuild=True, progress=False)
+    assert (report.new, report.chunks_written) == (28, 64)
+    with Store(fp32) as store:
+        assert store.model_info() == ("all-MiniLM-L6-v2", 384)
+    assert ingest(fp32, [src], progress=False).chunks_written == 0
+    with pytest.raises(EmbeddingMismatchError, match=r"set RAG_EMBED_PRECISION=fp32 to read it as it is$"):
+        ingest(settings, [src], progress=False)
+
+
+def test_ingest__small_windows_give_the_same_index_and_a_noop_rerun(tmp_path, small):
+    """ingest_window bounds memory: windows of 10 chunks (6 windows here) store exactly what one window stores."""
+    settings, src, _ = small
+    windowed = make_settings(tmp_path / "windowed", ingest_window=10)
+    report = ingest(windowed, [src], progress=False)
+    assert (report.new, report.chunks_written) == (28, 64)
+    one, many = read_index(settings), read_index(windowed)
+    assert many == one
+    with Store(settings) as a, Store(windowed) as b:
+        ids = sorted(one)
+        va, vb = a.vectors(ids), b.vectors(ids)
+    assert all(float(va[i] @ vb[i]) > 0.9999 for i in ids)
+    again = ingest(windowed, [src], progress=False)
+    assert (again.unchanged, again.chunks_written) == (28, 0)

@@ -282,9 +282,10 @@ ROWS = [
         "answer": "",
         "latency_ms": 300.0,
     },
-    {  # correctly abstained
+    {  # correctly abstained, on a turn that does not refer back to its history (shift)
         "id": "q4",
         "type": "unanswerable",
+        "shift": True,
         "gold_titles": [],
         "retrieved_titles": ["B"],
         "cited_titles": [],
@@ -311,6 +312,8 @@ EXPECTED = {
         "citation_recall": 0.5,  # (1 + 0.5 + 0) / 3
         "citation_precision": 0.75,  # q1 1.0, q2 0.5 (topic/unanswerable excluded)
         "citation_validity": 0.75,  # q1 1.0, q2 0.5 (q3, q4 cite nothing)
+        "compared_all_cited": 0.0,  # q2 cites A but not D
+        "shift_ok": 1.0,  # q4 (the only shift turn) abstains, as its empty gold asks
         "abstention_precision": 0.5,  # tp=q4, fp=q3
         "abstention_recall": 1.0,
         "abstention_f1": 0.6667,
@@ -330,6 +333,8 @@ EXPECTED = {
             "citation_recall": 0.5,
             "citation_precision": 0.5,
             "citation_validity": 0.5,
+            "compared_all_cited": 0.0,
+            "shift_ok": None,
             **NO_ABSTENTION,
             "key_fact_coverage": 0.5,
             "latency_p50": 200.0,
@@ -346,6 +351,8 @@ EXPECTED = {
             "citation_recall": 1.0,
             "citation_precision": 1.0,
             "citation_validity": 1.0,
+            "compared_all_cited": None,
+            "shift_ok": None,
             **NO_ABSTENTION,
             "key_fact_coverage": 1.0,
             "latency_p50": 100.0,
@@ -362,6 +369,8 @@ EXPECTED = {
             "citation_recall": 0.0,
             "citation_precision": None,
             "citation_validity": None,
+            "compared_all_cited": None,
+            "shift_ok": None,
             "abstention_precision": 0.0,
             "abstention_recall": None,
             "abstention_f1": None,
@@ -375,6 +384,8 @@ EXPECTED = {
             "citation_recall": None,
             "citation_precision": None,
             "citation_validity": None,
+            "compared_all_cited": None,
+            "shift_ok": 1.0,
             "abstention_precision": 1.0,
             "abstention_recall": 1.0,
             "abstention_f1": 1.0,

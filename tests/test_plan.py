@@ -46,6 +46,10 @@ TABLE = [
     ("Which papers study anomaly detection?", "topic", "anomaly detection", [], []),
     ("List all papers on pruning", "topic", "pruning", [], []),
     ("Are there any papers about graph neural networks?", "topic", "graph neural networks", [], []),
+    # "A faster than B": a comparison; what follows the second side is the setting, not part of it
+    ("Is ResMLP faster than RaftMLP for image classification?", "comparative", None,
+     [("ResMLP", ["resmlp"]), ("RaftMLP", ["raftmlp"])], ["resmlp", "raftmlp"]),
+    ("Is there a paper better than ResMLP?", "lookup", None, [], ["resmlp"]),
     ("What is GCNet?", "lookup", None, [], ["gcnet"]),
     ("Tell me about Ptr-Net", "lookup", None, [], ["ptr"]),
     ("What is the capital of France?", "lookup", None, [], []),
@@ -84,3 +88,10 @@ def test_plan_query__table(names, question, kind, topic, sides, named):
 ])
 def test_split_sides__table(question, sides):
     assert split_sides(question) == sides
+
+
+def test_split_sides__a_quoted_title_counts_as_one_word():
+    sides = split_sides("Compare the associative memory of 'Hopfield Networks is All You Need' with the dense Hebbian "
+                        "networks analysed via statistical mechanics")
+    assert sides == ["associative memory of 'Hopfield Networks is All You Need",
+                     "dense Hebbian networks analysed via statistical mechanics"]

@@ -258,3 +258,23 @@ def test_aliases__a_one_word_title_that_many_papers_use_is_no_name():
                             ("sum", "Summary", "Cells divide."), ("mamba", "Mamba", "A state space model."), *others])
     assert idx.find("Insulin release in islets: a summary") == []  # SciFact has documents titled "in", "Summary"
     assert [m.paper_id for m in idx.find("what is mamba?")] == ["mamba"]  # a rare one-word title is still a name
+
+
+def test_aliases__examples_and_earlier_work_are_not_the_papers_names():
+    from rag.aliases import AliasIndex
+
+    idx = AliasIndex.build([("final", "FinalMLP: An Enhanced Two-Stream MLP Model",
+                             "Many two-stream models (e.g., DeepFM and DCN) have been proposed. We propose FinalMLP.")])
+    assert idx.find("How does DeepFM work?") == [] and idx.find("What is DCN?") == []
+    assert [m.paper_id for m in idx.find("What is FinalMLP?")] == ["final"]
+
+
+
+def test_aliases__a_title_head_many_papers_use_is_a_term_not_a_name():
+    from rag.aliases import AliasIndex
+
+    others = [(f"p{i}", f"Study {i}", f"Cell death follows stress in tissue {i}.") for i in range(4)]
+    idx = AliasIndex.build([("cd", "Cell death: a review of its pathways", "We review pathways."),
+                            ("resmlp", "ResMLP: Feedforward networks", "We present ResMLP."), *others])
+    assert idx.find("Immune complexes trigger cell death") == []  # 5 papers use "cell death"
+    assert [m.paper_id for m in idx.find("How does ResMLP work?")] == ["resmlp"]

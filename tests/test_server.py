@@ -38,10 +38,10 @@ def expected_ids() -> list[str]:
 
 
 def test_server__full_ingest_writes_every_chunk(first_report, server_settings, expected_ids):
-    assert len(expected_ids) == 649
+    assert len(expected_ids) == 539
     assert (first_report.entries, first_report.papers, first_report.new) == (291, 250, 250)
     assert (first_report.updated, first_report.unchanged, first_report.removed) == (0, 0, 0)
-    assert first_report.chunks_written == 649
+    assert first_report.chunks_written == 539
     with Store(server_settings) as store:
         assert store.backend == "server"
         chunks = store.chunks(text=False)
@@ -52,9 +52,9 @@ def test_server__full_ingest_writes_every_chunk(first_report, server_settings, e
 def test_server__engine_stats_through_a_new_store(first_report, server_settings, chroma_server):
     with Engine(server_settings, auto_ingest=False) as engine:
         stats = engine.stats()
-    assert (stats["papers"], stats["chunks"], stats["sources"]) == (250, 649, 5)
+    assert (stats["papers"], stats["chunks"], stats["sources"]) == (250, 539, 5)
     assert (stats["backend"], stats["index"], stats["collection"]) == ("server", chroma_server, "papers_srv")
-    assert (stats["embedding_model"], stats["embedding_dim"]) == ("all-MiniLM-L6-v2", 384)
+    assert (stats["embedding_model"], stats["embedding_dim"]) == ("all-MiniLM-L6-v2@int8", 384)
 
 
 def test_server__second_ingest_writes_nothing(first_report, server_settings, expected_ids):
