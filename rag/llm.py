@@ -26,6 +26,7 @@ from typing import Any
 
 from .errors import ConfigError, LLMError, LLMTimeoutError, LLMTruncatedError
 from .settings import Settings
+from .window import is_context_error
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +132,8 @@ def stream(llm: Any, messages: Sequence[dict[str, str]], settings: Settings, *, 
         finally:
             pump.close()
         text = "".join(pieces)
+        if not text.strip() and not refusal:
+            _raise_if_refused_outright(llm, chat_messages, kwargs, max(1.0, end - clock()))
         if openai_shaped and finish is None:
             raise LLMError("the response stream ended before the answer was complete")
         if finish == "length" and text.strip() and not refusal:
@@ -138,6 +141,29 @@ def stream(llm: Any, messages: Sequence[dict[str, str]], settings: Settings, *, 
                                     f"({max_tokens or settings.llm_max_tokens} tokens)", text)
         _check_answer(bool(text.strip()), len(text), finish, refusal, settings)
         return
+
+
+def _raise_if_refused_outright(llm: Any, chat_messages: list[Any], kwargs: dict[str, Any], seconds: float
+                               ) -> None:
+    """A stream that ended with no text may hide a refusal: llama-cpp-python's server answers a streamed request
+    whose prompt does not fit its window with 200 and an empty event stream (its error comes after the headers),
+    while the same request unstreamed gets 400 "maximum context length is N tokens". Ask once unstreamed and
+    raise that refusal, so the caller can learn the window and retry; anything else leaves the empty answer.
+    Read in a daemon thread so `seconds` bounds it (a prompt that fits is generated in full, so never longer)."""
+    box: dict[str, BaseException] = {}
+
+    def run() -> None:
+        try:
+            llm.chat(chat_messages, **kwargs)
+        except Exception as e:  # noqa: BLE001 - only a context refusal is raised below; the rest is the empty answer
+            box["error"] = e
+
+    thread = threading.Thread(target=run, name="llm-probe", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    error = box.get("error")
+    if error is not None and is_context_error(error):
+        raise error
 
 
 class _DeadlinePassed(Exception):

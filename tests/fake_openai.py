@@ -2,14 +2,15 @@
 OpenAILike, built by rag.llm) talks real HTTP in tests. Each test scripts the reply (a string, or a function
 of the request's messages) and a fault mode; every request is recorded so tests can assert what was sent.
 
-Faults: "429" (with Retry-After), "500", "401" (echoes the bearer token, as some servers do), "slow"
-(sleeps past the client timeout), "malformed" (body is not JSON), "cut" (the connection closes halfway through
-the body or stream), "huge" (a 10 MB answer), "empty" (empty content), "refusal" (no content, a refusal),
-"length" (cut at the token limit), "context" (HTTP 400 "maximum context length is `context_limit` tokens", as
-llama-cpp-python says it, while the prompt is longer than that), "stall" (streams half the answer, then stops
-for `delay` seconds), "trickle" (one piece every `gap` seconds). What local servers say about their window is
-scripted too: `props` (llama.cpp /props), `model_info` (extra keys of the /v1/models entry, e.g. vLLM's
-max_model_len), `show` (Ollama /api/show). A refused connection is `refused_url()`: a loopback port nobody
+Faults: "429" (with Retry-After), "500", "401" (echoes the bearer token, as some servers do), "slow" (sleeps past
+the client timeout), "malformed" (body is not JSON), "cut" (the connection closes halfway through the body or
+stream), "huge" (a 10 MB answer), "empty" (empty content), "refusal" (no content, a refusal), "length" (cut at the
+token limit), "context" (HTTP 400 "maximum context length is `context_limit` tokens", as llama-cpp-python says it,
+while the prompt is longer than that), "context-sse" (the same, but a streamed request gets 200 and an empty event
+stream, as llama-cpp-python's server sends it), "stall" (streams half the answer, then stops for `delay` seconds),
+"trickle" (one piece every `gap` seconds). What local servers say about their window is scripted too: `props`
+(llama.cpp /props), `model_info` (extra keys of the /v1/models entry, e.g. vLLM's max_model_len), `show` (Ollama
+/api/show). A refused connection is `refused_url()`: a loopback port nobody
 listens on."""
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import pytest
 
 HUGE_BYTES = 10 * 1024 * 1024
 FAULTS = {None, "429", "500", "401", "slow", "malformed", "cut", "huge", "empty", "refusal", "length", "context",
-          "stall", "trickle"}
+          "context-sse", "stall", "trickle"}
 _SOURCE = re.compile(r"^\[(\d+)\] (.+?) — (.*)$")
 
 Reply = str | Callable[[list[dict[str, Any]]], str]
@@ -195,9 +196,12 @@ def make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             if fault == "slow":
                 fake._stop.wait(fake.delay)
                 fault = None
-            if fault == "context":
+            if fault in ("context", "context-sse"):
                 prompt = sum(len(_content(m)) for m in req.messages) // 4
                 asked = req.body.get("max_tokens") or 0
+                if prompt >= fake.context_limit and fault == "context-sse" and stream:
+                    self._stream([])
+                    return
                 if prompt >= fake.context_limit:
                     self._json(400, {"error": {
                         "message": f"This model's maximum context length is {fake.context_limit} tokens. However, "

@@ -188,7 +188,7 @@ FAULTS = [
     ("malformed", "malformed response", 1),
     ("cut", "", 1 + RETRIES),
     ("huge", "ran past", 1),
-    ("empty", "the model returned an empty answer", 1),
+    ("empty", "the model returned an empty answer", 2),  # the second asks unstreamed whether it was a refusal
     ("refusal", "the model refused", 1),
     ("length", "cut off at the token limit", 1),
 ]

@@ -125,6 +125,24 @@ def test_a_context_length_reply_is_retried_once_with_fewer_sources(local, fake_l
     assert ans.mode == "llm" and ans.notice is None
 
 
+def test_a_window_hidden_in_an_empty_stream_is_learnt(local, fake_llm):
+    # llama-cpp-python: a streamed prompt that does not fit gets 200 and no events; unstreamed, a 400 naming the window
+    fake_llm.fault, fake_llm.context_limit = "context-sse", 700
+    fake_llm.reply = lambda m: cite_first_sentences(m, [1])
+    ans = local.ask("Which papers study anomaly detection in industrial images?", k=10)
+    streamed, probe, retry = fake_llm.chat_requests
+    assert (streamed.body["stream"], probe.body.get("stream", False), retry.body["stream"]) == (True, False, True)
+    assert probe.messages == streamed.messages and len(sources_in(retry.messages)) < len(sources_in(streamed.messages))
+    assert local.answerer.window() == 700 and ans.mode == "llm" and ans.notice is None
+
+
+def test_an_empty_answer_that_is_not_a_refusal_falls_back(local, fake_llm):
+    fake_llm.fault = "empty"
+    ans = local.ask("What is ResMLP?")
+    assert [r.body.get("stream", False) for r in fake_llm.chat_requests] == [True, False]
+    assert ans.mode == "extractive" and "the model returned an empty answer" in ans.notice
+
+
 def test_a_second_context_length_reply_falls_back(local, fake_llm):
     fake_llm.fault, fake_llm.context_limit = "context", 10
     ans = local.ask("Which papers study anomaly detection in industrial images?", k=10)
