@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .llm_metrics import markdown as llm_markdown
+
 HEADLINE = ["n", "recall@1", "recall@5", "recall@10", "mrr", "ndcg@10", "citation_recall", "citation_precision",
             "citation_validity", "compared_all_cited", "abstention_precision", "abstention_recall", "shift_ok",
             "key_fact_coverage", "latency_p50", "latency_p95"]
@@ -131,6 +133,7 @@ def write_report(out: Path, rows: list[dict[str, Any]], metrics: dict[str, Any],
         "Each question falls in one half by a fixed-seed hash of its id (eval/splits.py): settings are chosen on "
         "dev; held-out is the number to quote.", "",
         split_table(metrics, HEADLINE), "",
+        *llm_markdown(metrics.get("llm")),
         "## LLM-judged metrics", "",
         (f"- {judged['skipped']}" if "skipped" in judged else
          f"- faithfulness {fmt(judged.get('faithfulness'))}, correctness {fmt(judged.get('correctness'))} "

@@ -19,6 +19,7 @@ import typer
 
 from rag.errors import InputError
 
+from .llm_metrics import aggregate_llm, llm_fields
 from .metrics import aggregate
 from .splits import CHOICES, select, split_of
 
@@ -108,11 +109,16 @@ def run_questions(engine: Any, questions: list[Question], progress: bool = True,
     """Ask every question (after one warm-up) and return one result row per question."""
     from tqdm import tqdm
 
-    engine.ask(questions[0].question, history=questions[0].history or None)  # warm-up: model, BM25, caches
+    # warm-up: embedder, BM25, caches (not the LLM: a real model's answer would cost as much as a question)
+    engine.ask(questions[0].question, history=questions[0].history or None, use_llm=False)
+    llm_mode = bool(engine.settings.llm_enabled)
     rows: list[dict[str, Any]] = []
     for q in tqdm(questions, desc=desc, unit="q", disable=not progress, file=sys.stderr):
         t0 = time.perf_counter()
-        ans = engine.ask(q.question, history=q.history or None)
+        if llm_mode:  # streamed, to keep the model's own text beside what the product shows
+            *pieces, ans = engine.ask_stream(q.question, history=q.history or None)
+        else:
+            ans = engine.ask(q.question, history=q.history or None)
         latency = (time.perf_counter() - t0) * 1000
         standalone = ans.standalone_question or q.question
         hits = engine.search(standalone, k=RETRIEVAL_K)
@@ -126,8 +132,17 @@ def run_questions(engine: Any, questions: list[Question], progress: bool = True,
             "abstained": ans.abstained, "mode": ans.mode, "notice": ans.notice, "shift": q.shift,
             "reason": ans.reason,
             "answer": ans.text, "latency_ms": round(latency, 2),
+            **(llm_fields(ans, model_text(pieces)) if llm_mode else {}),
         })
     return rows
+
+
+def model_text(pieces: list[Any]) -> str | None:
+    """What the model streamed: the pieces after the last "answering" Waiting, or None when it was not asked."""
+    from rag.types import Waiting
+
+    marks = [i for i, p in enumerate(pieces) if isinstance(p, Waiting) and p.step.startswith("answering")]
+    return "".join(pieces[marks[-1] + 1:]) if marks else None
 
 
 def llm_judged(engine: Any, rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -166,7 +181,10 @@ def evaluate(settings: Any, questions: list[Question], progress: bool = True, de
     with Engine(settings) as engine:
         rows = run_questions(engine, questions, progress, desc)
         metrics = aggregate(rows)
-        metrics["mode"] = rows[0]["mode"] if rows else None
+        metrics["mode"] = "llm" if settings.llm_enabled else (rows[0]["mode"] if rows else None)
+        llm = aggregate_llm(rows)
+        if llm is not None:
+            metrics["llm"] = llm
         metrics["llm_judged"] = llm_judged(engine, rows) if judge else {"skipped": "not requested"}
     return rows, metrics
 
@@ -328,6 +346,9 @@ def register_cli(app: typer.Typer) -> None:
         write_json(out / "metrics.json", metrics)
         report.write_report(out, rows, metrics, questions_name=questions.name)
         o = metrics["overall"]
+        llm = (metrics.get("llm") or {}).get("overall")
+        extra = (f"; LLM: {llm['llm_answers']} from the model, {llm['fallbacks']} fallbacks, supported "
+                 f"{llm['supported_share']}, first token p50 {llm['first_token_p50']} s" if llm else "")
         typer.echo(f"wrote {out}/report.md  ({len(rows)} questions; recall@5 {o['recall@5']}, "
                    f"citation validity {o['citation_validity']}, abstention P/R "
-                   f"{o['abstention_precision']}/{o['abstention_recall']}, p50 {o['latency_p50']} ms)")
+                   f"{o['abstention_precision']}/{o['abstention_recall']}, p50 {o['latency_p50']} ms{extra})")

@@ -1,6 +1,7 @@
 """Cited question answering over research-paper abstracts.
 
-Public API: `Engine`, `Settings`, the records `Answer`, `Hit`, `Citation`, `Paper`, and the module-level
+Public API: `Engine`, `Settings`, the records `Answer`, `Hit`, `Citation`, `Paper`, `Waiting` (what a stream
+yields while the model has not started), and the module-level
 `ask`/`search` that use one shared default Engine."""
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from typing import Any
 from .engine import Engine
 from .errors import RagError
 from .settings import Settings
-from .types import Answer, Chunk, Citation, Hit, Paper
+from .types import Answer, Chunk, Citation, Hit, Paper, Waiting
 
-__all__ = ["Engine", "Settings", "Answer", "Hit", "Citation", "Paper", "Chunk", "RagError", "ask", "search",
-           "default_engine"]
+__all__ = ["Engine", "Settings", "Answer", "Hit", "Citation", "Paper", "Chunk", "RagError", "Waiting", "ask",
+           "search", "default_engine"]
 
 _default: Engine | None = None
 _default_lock = threading.Lock()

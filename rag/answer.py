@@ -7,6 +7,9 @@ the extractive answer with a one-line notice; both modes return the same Answer.
 from __future__ import annotations
 
 import logging
+import re
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -14,17 +17,20 @@ from typing import Any, Literal
 from . import citations as cite
 from . import extractive as ex
 from . import llm as llm_calls
+from . import window as win
+from .attribution import Source, attribute
 from .coverage import Coverage, assess
 from .embeddings import Embedder
-from .errors import InputError, LLMError
+from .errors import InputError, LLMError, LLMTimeoutError, LLMTruncatedError
 from .focus import Focus, focus_of
-from .followup import clean_history, dangling, parse_condensed, resolve
+from .followup import clean_history, dangling, keeps_the_question, parse_condensed, resolve
 from .index_state import IndexState
 from .plan import QueryPlan
 from .prompts import (
     ANSWER_PROMPT,
     COMPARE_PROMPT,
     CONDENSE_PROMPT,
+    EXAMPLE_SENTENCE,
     NOT_COVERED_MARKER,
     SYSTEM_PROMPT,
     leaks_instructions,
@@ -32,9 +38,12 @@ from .prompts import (
 )
 from .retrieve import Searcher
 from .settings import Settings
-from .types import Answer, Citation, Hit
+from .types import Answer, Citation, Hit, Waiting
 
 log = logging.getLogger(__name__)
+CONDENSE_TOKENS = 80  # a standalone question is one line
+_SENTENCE_END = re.compile(r"[.!?](?:\s*\[\d+(?:\s*[,–-]\s*\d+)*\])*[\"”’)*]*(?=\s|$)")
+_CITATIONS_ONLY = re.compile(r"^[\s\[\]\d,–\-.;:|*]*$")
 
 
 @dataclass(frozen=True)
@@ -81,19 +90,26 @@ class Answerer:
         self.settings = settings
         self.sentences = ex.SentenceCache(embedder)
         self.model = llm_calls.describe(settings)
+        self._window: int | None = None  # the model's window once known (asked of the server, or learnt)
+        self._probed = False
+        self._window_lock = threading.Lock()
 
     # --- the shared opening -----------------------------------------------------------------------------------
     def prepare(self, question: str, history: Sequence[dict[str, Any]] | None, k: int | None,
-                use_llm: bool | None) -> Prepared:
+                use_llm: bool | None, deadline: float | None = None) -> Prepared:
         s = self.settings
         q = validate_question(question, s.max_question_chars)
         hist = clean_history(history)
-        llm_on = s.llm_enabled if use_llm is None else (use_llm and s.llm_enabled)
+        llm_on = self.llm_on(use_llm)
         notice = condensed = None
         state = self.searcher.state
         if llm_on and hist:
             # With an LLM the condense prompt resolves follow-ups; the reference rules are the fallback.
-            condensed, notice, endpoint_down = self._condense(q, hist)
+            condensed, notice, endpoint_down = self._condense(q, hist, deadline)
+            if condensed and not keeps_the_question(condensed, q, hist, state.names):
+                log.info("the model's rewrite of the follow-up (%r) lost what it asks; resolving it by rule",
+                         condensed)
+                condensed = None
             if endpoint_down:
                 llm_on = False  # the answer request would fail the same way: answer extractively at once
         standalone = condensed or resolve(q, hist, state.names)
@@ -118,6 +134,10 @@ class Answerer:
         sources = evidence + [h for h in hits if h.paper_id not in {e.paper_id for e in evidence}]
         return Prepared(q, standalone, plan, result.state, sources, compared, not coverage.covered, llm_on,
                         coverage, focus, notice or result.notice)
+
+    def llm_on(self, use_llm: bool | None) -> bool:
+        s = self.settings
+        return s.llm_enabled if use_llm is None else bool(use_llm and s.llm_enabled)
 
     # --- extractive -------------------------------------------------------------------------------------------
     def extractive(self, p: Prepared, notice: str | None = None) -> Answer:
@@ -147,12 +167,16 @@ class Answerer:
         return self.sentences.get([(h.paper_id, h.paper.abstract if h.paper else h.text) for h in hits])
 
     # --- LLM --------------------------------------------------------------------------------------------------
-    def _condense(self, q: str, hist: list[dict[str, str]]) -> tuple[str | None, str | None, bool]:
-        """(standalone question or None, notice, whether the endpoint itself failed)."""
+    def _condense(self, q: str, hist: list[dict[str, str]], deadline: float | None
+                  ) -> tuple[str | None, str | None, bool]:
+        """(standalone question or None, notice, whether the endpoint itself failed or is too slow)."""
         convo = "\n".join(f"{t['role'].title()}: {t['content'][:1500]}" for t in hist[-6:])
         prompt = CONDENSE_PROMPT.format(history=convo, question=q)
         try:
-            raw = llm_calls.chat(self.llm(), [{"role": "user", "content": prompt}], self.settings)
+            raw = llm_calls.chat(self.llm(), [{"role": "user", "content": prompt}], self.settings,
+                                 max_tokens=CONDENSE_TOKENS, deadline=deadline)
+        except LLMTimeoutError as e:  # the answer's request would wait the same way: answer extractively now
+            return None, self.failure_notice(e), True
         except LLMError:
             return None, None, False  # an unusable reply: the reference rules take over
         except Exception as e:
@@ -163,56 +187,129 @@ class Answerer:
         reason = llm_calls.describe_failure(e, self.settings)
         return f"the LLM endpoint failed ({reason}); showing the extractive answer"
 
-    def messages(self, p: Prepared) -> tuple[list[dict[str, str]], list[Hit]]:
-        """The prompt with numbered sources trimmed to the context window (never the question), and the sources
-        it holds."""
-        import tiktoken
-
-        enc = tiktoken.get_encoding("cl100k_base")
+    def window(self) -> int:
+        """The model's context window: what the server said or a reply named, else the setting."""
         s = self.settings
+        with self._window_lock:
+            if not self._probed:
+                self._probed = True
+                if s.llm_base_url and s.llm_probe_window:
+                    self._window = win.server_window(s.llm_base_url, s.llm_model or "", min(3.0, s.llm_timeout))
+                    log.info("LLM context window from the server: %s", self._window or "not said")
+            return self._window or s.llm_context_window
+
+    def learn_window(self, e: BaseException, tried: int) -> int:
+        """After a "context length exceeded" reply: the window it names, else a quarter less than was tried."""
+        named = win.window_in_error(e)
+        with self._window_lock:
+            self._window = named if named and named < tried else max(512, tried * 3 // 4)
+            return self._window
+
+    def messages(self, p: Prepared, window: int | None = None, max_sources: int | None = None
+                 ) -> tuple[list[dict[str, str]], list[Hit], int]:
+        """The prompt, the sources it numbers and the max_tokens that fit: the evidence first, then up to
+        llm_extra_sources other papers, each abstract trimmed or dropped so that prompt + answer fit the window
+        (never the question)."""
+        s = self.settings
+        window = window or self.window()
         template = COMPARE_PROMPT if p.plan.kind == "comparative" else ANSWER_PROMPT
-        fixed = len(enc.encode(SYSTEM_PROMPT)) + len(enc.encode(template.format(sources="", question=p.standalone)))
-        budget = s.llm_context_window - s.llm_max_tokens - fixed - 64
+        system = {"role": "system", "content": SYSTEM_PROMPT}
+        fixed = win.count_tokens([system, {"role": "user", "content": template.format(sources="",
+                                                                                      question=p.standalone)}])
+        reserve = min(s.llm_max_tokens, max(win.MIN_ANSWER_TOKENS, window // 2))
+        budget = window - reserve - fixed
+        n_evidence = len(p.compared) if p.plan.kind == "comparative" and p.compared else len(p.coverage.evidence)
+        wanted = p.sources[: max(1, n_evidence) + max(0, s.llm_extra_sources)][: max_sources or None]
         blocks: list[str] = []
         used: list[Hit] = []
-        for h in p.sources:
+        for h in wanted:
             block = source_block(len(used) + 1, h.title, h.paper.abstract if h.paper else h.text)
-            tokens = enc.encode(block)
-            if len(tokens) > budget:
-                if budget < 40:
+            cost = win.text_tokens(block)
+            if cost > budget:
+                if budget < 60:
                     break
-                block = enc.decode(tokens[:budget]) + " …"
-                tokens = enc.encode(block)
+                enc = win.encoding()
+                block = enc.decode(enc.encode(block)[: int(budget / win.TOKEN_MARGIN) - 2]) + " …"
+                cost = win.text_tokens(block)
             blocks.append(block)
             used.append(h)
-            budget -= len(tokens) + 1
-        user = template.format(sources="\n\n".join(blocks), question=p.standalone)
-        return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}], used
+            budget -= cost + 1
+        messages = [system, {"role": "user", "content": template.format(sources="\n".join(blocks),
+                                                                        question=p.standalone)}]
+        max_tokens = win.answer_tokens(win.count_tokens(messages), window, s.llm_max_tokens)
+        return messages, used, max_tokens
 
-    def finish_llm(self, p: Prepared, raw: str, used: list[Hit]) -> Answer:
-        """The model's text checked: instructions leaked or nothing cited → extractive; citations kept to the
-        sources, renumbered 1..m in order of appearance, each cited sentence support-checked."""
+    def finish_llm(self, p: Prepared, raw: str, used: list[Hit], *, truncated: str | None = None,
+                   timings: dict[str, float] | None = None) -> Answer:
+        """The model's text checked: instructions leaked → extractive; "NOT COVERED" → abstain. Otherwise every
+        sentence is attributed (rag/attribution.py): citations kept to the sources, uncited supported sentences
+        given theirs, unsupported ones marked; shown only when most sentences are supported, renumbered 1..m in
+        order of appearance. `truncated`: why the text was cut off (its unfinished last sentence is dropped)."""
+        s = self.settings
+        timings = timings or {}
+        log.debug("%s wrote: %r", self.model, raw)  # the raw text, before tidying and attribution
         if leaks_instructions(raw):
             return self.extractive(p, notice="the model's answer was discarded because it repeated its "
                                    "instructions; showing the extractive answer")
         if NOT_COVERED_MARKER.lower() in raw.lower()[:200]:
-            return replace(self.extractive(replace(p, abstain=True)), mode="llm", model=self.model)
-        text, order = cite.renumber(cite.normalize(raw), len(used))
-        if not order:
-            # A cited-answer tool must not pass on uncited text (a model that ignored the sources, or obeyed
-            # instructions planted in them).
-            return self.extractive(p, notice="the model's answer cited none of the sources; showing the "
-                                   "extractive answer")
+            return replace(self.extractive(replace(p, abstain=True)), mode="llm", model=self.model, timings=timings)
+        text = tidy(cite.normalize(raw), cut=truncated is not None)
+        if not text and truncated:
+            return self.extractive(p, notice=f"the LLM endpoint failed ({truncated}); showing the extractive "
+                                   "answer")
+        sents = self._sentences(used)
+        sources = [Source(h.title, *sents[h.paper_id]) for h in used]
+        att = attribute(cite.keep_valid(text, len(used)), sources, self.embedder.embed,
+                        cited_threshold=s.support_threshold, attribution_threshold=s.attribution_threshold)
+        share = att.share
+        if share is None or share < s.min_supported_share:
+            return self.extractive(p, notice=unsupported_notice(att.cited_by_model, att.supported, att.claims))
+        text, order = cite.renumber(att.text, len(used))
         cited = [used[n - 1] for n in order]
-        sources = cited + [h for h in p.sources if h not in cited]
-        sents = self._sentences(cited)
-        by_n = {n: sents[h.paper_id] for n, h in enumerate(cited, start=1)}
-        support = cite.check_support(text, by_n, self.embedder.embed, self.settings.support_threshold)
-        text = cite.mark_unsupported(text, support.unsupported)
-        citations = [Citation(n, h.paper_id, h.title, support.quotes.get(n) or next(iter(by_n[n][0]), h.text))
-                     for n, h in enumerate(cited, start=1)]
-        return replace(p, sources=sources).answer(text, citations, "llm", unsupported=support.unsupported,
-                                                  model=self.model)
+        ordered = cited + [h for h in p.sources if h not in cited]
+        citations = [Citation(n, h.paper_id, h.title, att.quotes.get(old) or next(iter(sents[h.paper_id][0]), h.text))
+                     for n, (old, h) in enumerate(zip(order, cited, strict=True), start=1)]
+        notice = p.notice
+        if truncated:
+            notice = f"the model's {truncated.removeprefix('the ')}; its unfinished last sentence is left out"
+        return replace(p, sources=ordered).answer(
+            text, citations, "llm", notice=notice, model=self.model,
+            unsupported=[cite.apply_order(u, order) for u in att.unsupported],
+            attributed=[cite.apply_order(a, order) for a in att.attributed],
+            supported_share=round(share, 4), timings=timings)
+
+    def _llm(self, p: Prepared, started: float, deadline: float) -> Iterator[str | Answer]:
+        """The LLM answer for a prepared question: text pieces as they come (a Waiting first), then the checked
+        Answer. A "context length exceeded" reply is retried once with the window it names and fewer sources;
+        any other failure gives the extractive answer with a notice."""
+        window = self.window()
+        max_sources: int | None = None
+        for attempt in range(2):
+            messages, used, max_tokens = self.messages(p, window, max_sources)
+            yield Waiting(self.model or "the model", f"answering from {len(used)} source{'s' * (len(used) != 1)}")
+            buf: list[str] = []
+            timings: dict[str, float] = {}
+            try:
+                for delta in llm_calls.stream(self.llm(), messages, self.settings, max_tokens=max_tokens,
+                                              deadline=deadline):
+                    timings.setdefault("first_token", round(time.monotonic() - started, 3))
+                    buf.append(delta)
+                    yield delta
+            except LLMTruncatedError as e:
+                timings["total"] = round(time.monotonic() - started, 3)
+                yield self.finish_llm(p, "".join(buf), used, truncated=str(e), timings=timings)
+                return
+            except Exception as e:  # any endpoint fault: refused, timeout, 429/5xx, malformed or cut stream
+                if attempt == 0 and not buf and win.is_context_error(e) and len(used) > 1:
+                    window = self.learn_window(e, window)
+                    max_sources = len(used) - 1
+                    log.info("context length exceeded: retrying with a %d-token window", window)
+                    continue
+                yield self.extractive(p, notice=self.failure_notice(e))
+                return
+            timings["total"] = round(time.monotonic() - started, 3)
+            yield self.finish_llm(p, "".join(buf), used, timings=timings)
+            return
 
     # --- entry points -----------------------------------------------------------------------------------------
     def _without_llm(self, p: Prepared) -> Answer:
@@ -221,36 +318,64 @@ class Answerer:
 
     def answer(self, question: str, history: Sequence[dict[str, Any]] | None = None, *, k: int | None = None,
                use_llm: bool | None = None) -> Answer:
-        p = self.prepare(question, history, k, use_llm)
-        if not p.use_llm or p.abstain:
-            return self._without_llm(p)
-        messages, used = self.messages(p)
-        try:
-            raw = llm_calls.chat(self.llm(), messages, self.settings)
-        except Exception as e:  # any endpoint fault: refused, timeout, 429/5xx, malformed
-            return self.extractive(p, notice=self.failure_notice(e))
-        return self.finish_llm(p, raw, used)
+        *_, last = self.stream(question, history, k=k, use_llm=use_llm, pieces=False)
+        assert isinstance(last, Answer)
+        return last
 
     def stream(self, question: str, history: Sequence[dict[str, Any]] | None = None, *, k: int | None = None,
-               use_llm: bool | None = None) -> Iterator[str | Answer]:
-        """Text pieces as produced, then the final Answer (whose text replaces the streamed one: invalid
-        citations are stripped and unsupported sentences marked after the stream ends)."""
-        p = self.prepare(question, history, k, use_llm)
+               use_llm: bool | None = None, pieces: bool = True) -> Iterator[str | Answer]:
+        """Text pieces as produced, then the final Answer (whose text replaces the streamed one: citations are
+        checked and attributed, unsupported sentences marked after the stream ends). In LLM mode a `Waiting`
+        (an empty piece) comes whenever a request has gone to the model and nothing has come back yet. The LLM
+        part of one answer ends within llm_max_seconds."""
+        started = time.monotonic()
+        deadline = started + self.settings.llm_max_seconds
+        if pieces and self.llm_on(use_llm) and clean_history(history):
+            yield Waiting(self.model or "the model", "rewriting the follow-up question")
+        p = self.prepare(question, history, k, use_llm, deadline)
         if not p.use_llm or p.abstain:
             ans = self._without_llm(p)
-            yield from ans.text.splitlines(keepends=True)
+            if pieces:
+                yield from ans.text.splitlines(keepends=True)
             yield ans
             return
-        messages, used = self.messages(p)
-        buf: list[str] = []
-        try:
-            for delta in llm_calls.stream(self.llm(), messages, self.settings):
-                buf.append(delta)
-                yield delta
-        except Exception as e:  # any endpoint fault: refused, timeout, 429/5xx, malformed or cut stream
-            yield self.extractive(p, notice=self.failure_notice(e))
-            return
-        yield self.finish_llm(p, "".join(buf), used)
+        for item in self._llm(p, started, deadline):
+            if pieces or isinstance(item, Answer):
+                yield item
+
+
+def tidy(text: str, cut: bool = False) -> str:
+    """A model's text without what small models add around an answer: the prompt's example sentence echoed,
+    lines of bare citation numbers, lines repeated word for word. `cut`: the text was cut off, so its unfinished
+    last sentence (or table row) goes."""
+    lines = text.replace(EXAMPLE_SENTENCE, "").split("\n")
+    if cut and lines:
+        last = lines[-1].rstrip()
+        if last.lstrip().startswith("|"):
+            lines[-1] = last if last.endswith("|") else ""
+        else:
+            ends = list(_SENTENCE_END.finditer(last))
+            lines[-1] = last[: ends[-1].end()] if ends else ""
+    out: list[str] = []
+    seen: set[str] = set()
+    for line in lines:
+        key = " ".join(line.split()).lower()
+        if line.strip() and _CITATIONS_ONLY.match(line):
+            continue
+        if key and len(key) > 20 and key in seen:
+            continue
+        seen.add(key)
+        out.append(line)
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
+
+
+def unsupported_notice(model_cited: set[int], supported: int, claims: int) -> str:
+    if not model_cited:
+        what = ("and no source supports it" if not supported else
+                f"and only {supported} of its {claims} sentences are supported by them")
+        return f"the model's answer cited none of the sources, {what}; showing the extractive answer"
+    return (f"only {supported} of the {claims} sentences of the model's answer are supported by the sources; "
+            "showing the extractive answer")
 
 
 def abstention_text(reason: str | None, closest: Sequence[Hit]) -> str:

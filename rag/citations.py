@@ -50,6 +50,16 @@ def renumber(text: str, n_sources: int) -> tuple[str, list[int]]:
     """Keep only citations to sources 1..n_sources and renumber them 1..m in order of first appearance.
     Returns the new text and `order`: order[i] is the old source number of new citation i + 1."""
     order = cited(text, n_sources)
+    return apply_order(text, order), order
+
+
+def keep_valid(text: str, n_sources: int) -> str:
+    """Citations to numbers that are not sources 1..n_sources removed; the others kept as they are."""
+    return apply_order(text, list(range(1, n_sources + 1)))
+
+
+def apply_order(text: str, order: Sequence[int]) -> str:
+    """Old source number order[i] → citation i + 1; numbers not in `order` dropped (a bracket left empty goes)."""
     new = {old: i for i, old in enumerate(order, start=1)}
 
     def sub(m: re.Match[str]) -> str:
@@ -58,7 +68,7 @@ def renumber(text: str, n_sources: int) -> tuple[str, list[int]]:
 
     out = CITE.sub(sub, text)
     out = re.sub(r"[ \t]+([.,;:])", r"\1", re.sub(r"[ \t]{2,}", " ", out))
-    return out.strip(), order
+    return out.strip()
 
 
 def defuse(text: str, citations: set[int]) -> str:

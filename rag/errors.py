@@ -56,3 +56,15 @@ class LLMError(RagError):
     """The configured LLM endpoint failed (after retries)."""
 
     exit_code = 8
+
+
+class LLMTimeoutError(LLMError):
+    """The model did not start answering in time, or stopped producing mid-answer."""
+
+
+class LLMTruncatedError(LLMError):
+    """The model's answer was cut off (token limit or time limit); `text` is what had arrived."""
+
+    def __init__(self, message: str, text: str = ""):
+        super().__init__(message)
+        self.text = text

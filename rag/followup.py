@@ -63,6 +63,25 @@ def parse_condensed(raw: str, max_chars: int) -> str | None:
     return text if 3 < len(text) <= max_chars else None
 
 
+def keeps_the_question(rewrite: str, question: str, history: Sequence[dict[str, str]], aliases: AliasIndex
+                       ) -> bool:
+    """Is an LLM's standalone rewrite of `question` usable? It must still name every paper the follow-up names,
+    name one of the earlier papers it points back at, and not just repeat an earlier question of the conversation:
+    small models do all three ("How does it compare with RaftMLP?" → "What is ResMLP?"). When it is not, the
+    reference rules resolve the follow-up instead."""
+    named = {m.paper_id for m in aliases.find(question)}
+    kept = {m.paper_id for m in aliases.find(rewrite)}
+    earlier = {m.paper_id for n in referents(history, aliases) for m in aliases.find(n)} - named
+    if not named <= kept or (refers_back(question) and earlier and not earlier & kept):
+        return False
+    key = _key(rewrite)
+    return key == _key(question) or key not in {_key(t["content"]) for t in history if t.get("role") == "user"}
+
+
+def _key(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
 def names_in_turn(text: str, aliases: AliasIndex) -> list[str]:
     """Paper names a turn mentions, in order of first mention (aliases as written, or bold titles)."""
     found: list[tuple[int, str, str]] = []  # (position, paper_id, name)

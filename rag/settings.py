@@ -109,6 +109,14 @@ class Settings(BaseSettings):
     extractive_sentences: int = Field(3, description="Sentences quoted per paper in extractive answers.")
     support_threshold: float = Field(0.35, description="LLM mode: a cited sentence whose best lexical/embedding "
                                      "support in its cited passage is below this is marked unsupported.")
+    attribution_threshold: float = Field(0.6, description="LLM mode: a sentence the model did not cite gets the "
+                                         "citation of the source whose support (mean of its best sentence's "
+                                         "embedding similarity and the share of the sentence's words the source "
+                                         "contains) is highest, when it reaches this; else it is marked as not found "
+                                         "in the sources.")
+    min_supported_share: float = Field(0.5, description="LLM mode: the model's answer is shown only when at least "
+                                       "this share of its sentences is supported by the sources; else the "
+                                       "extractive answer is, with a notice.")
     max_question_chars: int = Field(2000, description="Questions longer than this are refused.")
 
     # --- LLM (off unless the user names an endpoint) ----------------------------------------------------------
@@ -122,11 +130,33 @@ class Settings(BaseSettings):
                                      "LM Studio), e.g. http://127.0.0.1:11434/v1. Needs llm_model.")
     llm_model: str | None = Field(None, description="Model name. With llm_base_url or OPENAI_API_KEY it "
                                   "turns on LLM mode (OPENAI_API_KEY alone defaults to gpt-4o-mini).")
-    llm_context_window: int = Field(8192, description="Context window of the model, in tokens.")
-    llm_max_tokens: int = Field(800, description="Most tokens the answer may use.")
-    llm_timeout: float = Field(30.0, description="Seconds before one LLM request is abandoned.")
-    llm_max_retries: int = Field(2, description="Retries of a failed LLM request before falling back.")
-    llm_temperature: float = Field(0.0, description="Sampling temperature.")
+    llm_context_window: int = Field(8192, description="Context window of the model, in tokens, used when the "
+                                    "server does not say (llama.cpp /props, Ollama /api/show, vLLM /v1/models) "
+                                    "and no \"context length exceeded\" reply has named it.")
+    llm_max_tokens: int = Field(800, description="Most tokens the answer may use (less when the prompt leaves "
+                                "less room in the window: prompt + answer always fit).")
+    llm_timeout: float = Field(60.0, description="Seconds the model may take to start answering (first token) "
+                               "after a request is sent; it reads the whole prompt first (a small model on a "
+                               "2-core CPU: ~60 prompt tokens/s). Not retried when it passes. Worst case of one "
+                               "answer: see llm_max_seconds.")
+    llm_max_retries: int = Field(2, description="Retries of a failed LLM request before falling back: only for "
+                                 "failures before the first token (refused connection, 429, 5xx), never for "
+                                 "timeouts, and only while the first-token deadline (llm_timeout) has not passed.")
+    llm_idle_timeout: float = Field(20.0, description="Seconds the model may pause between two streamed pieces "
+                                    "of its answer before it is abandoned (not retried).")
+    llm_max_seconds: float = Field(120.0, description="Ceiling on the LLM part of one answer, all its requests "
+                                   "together (a follow-up's rewrite, the answer, a retry with fewer sources). An "
+                                   "answer still streaming then is cut at its last complete sentence. So an "
+                                   "answer never takes longer than this plus retrieval and checking (~1 s).")
+    llm_extra_sources: int = Field(1, description="LLM mode: papers sent to the model besides the evidence (the "
+                                   "papers that cover the question). Each abstract costs ~250 prompt tokens; small "
+                                   "models answer sooner and stray less with fewer.")
+    llm_probe_window: bool = Field(True, description="Ask a llm_base_url server for its context window once "
+                                   "(/props, /v1/models, /api/show; 3 s each at most).")
+    llm_temperature: float = Field(0.0, description="Sampling temperature (0: the most likely token, so the same "
+                                   "prompt gets the same answer).")
+    llm_seed: int | None = Field(None, description="Sampling seed sent with every request (llama.cpp, vLLM, "
+                                 "Ollama and OpenAI take one), for answers that repeat also above temperature 0.")
 
     # --- chat UI ----------------------------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Address the chat binds to.")

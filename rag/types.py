@@ -94,6 +94,12 @@ class Answer:
     # mentions AlphaFold."), and the focus terms of the question that no cited evidence contains.
     reason: str | None = None
     missing: list[str] = field(default_factory=list)
+    # LLM mode: sentences whose citation was added by post-hoc attribution (the model wrote them uncited; they
+    # are shown as written here, with the added [n]), the share of the model's sentences the sources support,
+    # and seconds to the model's first token and for the whole LLM part.
+    attributed: list[str] = field(default_factory=list)
+    supported_share: float | None = None
+    timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -109,4 +115,21 @@ class Answer:
             "model": self.model,
             "reason": self.reason,
             "missing": list(self.missing),
+            "attributed": list(self.attributed),
+            "supported_share": self.supported_share,
+            "timings": dict(self.timings),
         }
+
+
+class Waiting(str):
+    """What `Engine.ask_stream` yields, as an empty text piece, when a request has gone to the model and nothing
+    has come back yet: `model` is who is being waited for, `step` what for ("rewriting the follow-up",
+    "answering from 3 sources"). Code that only joins text pieces is unaffected."""
+
+    model: str
+    step: str
+
+    def __new__(cls, model: str, step: str) -> Waiting:
+        obj = super().__new__(cls, "")
+        obj.model, obj.step = model, step
+        return obj

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.fake_openai import fake_llm, fake_server  # noqa: F401  (fixtures for every test module)
+from tests.llama_server import real_llm  # noqa: F401  (the real llama.cpp server, once per session)
 
 ROOT = Path(__file__).resolve().parent.parent
 RAW = ROOT / "data" / "raw"

@@ -2,10 +2,16 @@
 OpenAILike, built by rag.llm) talks real HTTP in tests. Each test scripts the reply (a string, or a function
 of the request's messages) and a fault mode; every request is recorded so tests can assert what was sent.
 
-Faults: "429" (with Retry-After), "500", "401" (echoes the bearer token, as some servers do), "slow"
-(sleeps past the client timeout), "malformed" (body is not JSON), "cut" (the connection closes halfway through
-the body or stream), "huge" (a 10 MB answer), "empty" (empty content), "refusal" (no content, a refusal),
-"length" (cut at the token limit). A refused connection is `refused_url()`: a loopback port nobody listens on."""
+Faults: "429" (with Retry-After), "500", "401" (echoes the bearer token, as some servers do), "slow" (sleeps past
+the client timeout), "malformed" (body is not JSON), "cut" (the connection closes halfway through the body or
+stream), "huge" (a 10 MB answer), "empty" (empty content), "refusal" (no content, a refusal), "length" (cut at the
+token limit), "context" (HTTP 400 "maximum context length is `context_limit` tokens", as llama-cpp-python says it,
+while the prompt is longer than that), "context-sse" (the same, but a streamed request gets 200 and an empty event
+stream, as llama-cpp-python's server sends it), "stall" (streams half the answer, then stops for `delay` seconds),
+"trickle" (one piece every `gap` seconds). What local servers say about their window is scripted too: `props`
+(llama.cpp /props), `model_info` (extra keys of the /v1/models entry, e.g. vLLM's max_model_len), `show` (Ollama
+/api/show). A refused connection is `refused_url()`: a loopback port nobody
+listens on."""
 
 from __future__ import annotations
 
@@ -22,7 +28,8 @@ from typing import Any
 import pytest
 
 HUGE_BYTES = 10 * 1024 * 1024
-FAULTS = {None, "429", "500", "401", "slow", "malformed", "cut", "huge", "empty", "refusal", "length"}
+FAULTS = {None, "429", "500", "401", "slow", "malformed", "cut", "huge", "empty", "refusal", "length", "context",
+          "context-sse", "stall", "trickle"}
 _SOURCE = re.compile(r"^\[(\d+)\] (.+?) — (.*)$")
 
 Reply = str | Callable[[list[dict[str, Any]]], str]
@@ -83,12 +90,18 @@ class FakeOpenAI:
     retry_after: float = 1.0
     delay: float = 10.0  # "slow": seconds before answering
     piece_chars: int = 12  # streamed delta size
+    gap: float = 0.3  # "trickle": seconds between pieces
+    context_limit: int = 1500  # "context": the window the 400 reply names (prompt chars / 4 counted as tokens)
+    props: dict[str, Any] | None = None
+    model_info: dict[str, Any] = field(default_factory=dict)
+    show: dict[str, Any] | None = None
     requests: list[Request] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def reset(self) -> None:
         self.reply, self.condense, self.fault, self.fault_times = "I cannot say.", None, None, None
-        self.retry_after, self.delay, self.piece_chars = 1.0, 10.0, 12
+        self.retry_after, self.delay, self.piece_chars, self.gap = 1.0, 10.0, 12, 0.3
+        self.context_limit, self.props, self.model_info, self.show = 1500, None, {}, None
         self.requests.clear()
 
     @property
@@ -134,8 +147,12 @@ def make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             pass
 
         def do_GET(self) -> None:
+            fake.requests.append(Request(self.path, {k.lower(): v for k, v in self.headers.items()}, {}))
             if self.path.rstrip("/").endswith("/models"):
-                self._json(200, {"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
+                entry = {"id": "fake-model", "object": "model", **fake.model_info}
+                self._json(200, {"object": "list", "data": [entry]})
+            elif self.path == "/props" and fake.props is not None:
+                self._json(200, fake.props)
             else:
                 self._json(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
 
@@ -148,6 +165,9 @@ def make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 body = {"_unparsed": raw.decode("utf-8", "replace")}
             req = Request(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
             fake.requests.append(req)
+            if self.path == "/api/show" and fake.show is not None:
+                self._json(200, fake.show)
+                return
             if not self.path.endswith("/chat/completions"):
                 self._json(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
                 return
@@ -175,6 +195,21 @@ def make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 return
             if fault == "slow":
                 fake._stop.wait(fake.delay)
+                fault = None
+            if fault in ("context", "context-sse"):
+                prompt = sum(len(_content(m)) for m in req.messages) // 4
+                asked = req.body.get("max_tokens") or 0
+                if prompt >= fake.context_limit and fault == "context-sse" and stream:
+                    self._stream([])
+                    return
+                if prompt >= fake.context_limit:
+                    self._json(400, {"error": {
+                        "message": f"This model's maximum context length is {fake.context_limit} tokens. However, "
+                                   f"you requested {prompt + asked} tokens "
+                                   f"({prompt} in the messages, {asked} in the completion). Please reduce the "
+                                   "length of the messages or completion.",
+                        "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded"}})
+                    return
                 fault = None
             if fault == "malformed":
                 if stream:
@@ -223,6 +258,10 @@ def make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             events.append(b"data: [DONE]\n\n")
             if fault == "cut":
                 self._stream(events[: max(2, len(events) // 2)], cut=True)
+            elif fault == "stall":
+                self._stream(events, pause_at=max(2, len(events) // 2), pause=fake.delay)
+            elif fault == "trickle":
+                self._stream(events, every=fake.gap)
             else:
                 self._stream(events)
 
@@ -238,12 +277,17 @@ def make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def _stream(self, events: list[bytes], cut: bool = False) -> None:
+        def _stream(self, events: list[bytes], cut: bool = False, pause_at: int = -1, pause: float = 0.0,
+                    every: float = 0.0) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-            for ev in events:
+            for i, ev in enumerate(events):
+                if i == pause_at:
+                    fake._stop.wait(pause)
+                elif every and i:
+                    fake._stop.wait(every)
                 self.wfile.write(f"{len(ev):x}\r\n".encode() + ev + b"\r\n")
                 self.wfile.flush()
             if cut:

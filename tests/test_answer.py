@@ -17,7 +17,7 @@ RESMLP = "ResMLP: Feedforward networks for image classification with data-effici
 RAFTMLP = "RaftMLP: How Much Can Be Done Without Attention and with Less Spatial Locality?"
 TABLE_HEADER = "| Paper | Problem | Approach | Key result |"
 ANSWER_KEYS = ["question", "answer", "citations", "sources", "abstained", "mode", "standalone_question", "notice",
-               "unsupported", "model", "reason", "missing"]
+               "unsupported", "model", "reason", "missing", "attributed", "supported_share", "timings"]
 
 
 def questions() -> list[dict]:
@@ -81,6 +81,7 @@ def test_stream_yields_the_answer_text_then_the_answer(engine):
 def test_answer_to_dict_is_the_documented_shape(engine):
     d = engine.ask("What is GCNet?").to_dict()
     assert list(d) == ANSWER_KEYS
+    assert (d["attributed"], d["supported_share"], d["timings"]) == ([], None, {})  # LLM mode only
     assert d["citations"][0]["title"] == "Global Context Networks"
     assert list(d["citations"][0]) == ["n", "paper_id", "title", "quote"]
     assert set(d["sources"][0]) >= {"paper_id", "title", "score", "text"}

@@ -152,6 +152,7 @@ CSS = """
   color: var(--pr-warn-text); padding: .2rem .8rem; border-radius: 6px; }
 #chat .abstain * { color: inherit; }
 #chat .chat-error, #chat .chat-notice, #chat .notice { padding: .45rem .8rem; border-radius: 6px; }
+#chat .attr-note, #chat .waiting { font-size: .85em; opacity: .8; font-style: italic; }
 #chat .chat-error { border-left: 4px solid var(--pr-err-border); background: var(--pr-err-bg);
   color: var(--pr-err-text); }
 #chat .chat-notice, #chat .notice { border-left: 4px solid var(--pr-note-border); background: var(--pr-note-bg);

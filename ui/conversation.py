@@ -26,7 +26,7 @@ def turn_record(question: str, answer: Answer | None = None, error: str | None =
         return {"q": question, "error": error or "unknown error"}
     return {"q": question, "answer": {
         "text": answer.text, "abstained": answer.abstained, "mode": answer.mode, "model": answer.model,
-        "notice": answer.notice, "reason": answer.reason,
+        "notice": answer.notice, "reason": answer.reason, "attributed": list(answer.attributed),
         "citations": [c.to_dict() for c in answer.citations],
         "sources": [{"paper_id": h.paper_id, "title": h.title, "score": h.score, "text": h.text, "side": h.side,
                      "similarity": h.similarity, "named_as": h.named_as} for h in answer.sources]}}
@@ -34,6 +34,10 @@ def turn_record(question: str, answer: Answer | None = None, error: str | None =
 
 def _str(v: Any, limit: int = 2000) -> str | None:
     return v[:limit] if isinstance(v, str) else None
+
+
+def _list(v: Any) -> list[Any]:
+    return v if isinstance(v, list) else []
 
 
 def _num(v: Any) -> float:
@@ -56,7 +60,8 @@ def answer_of(record: Mapping[str, Any], papers: Mapping[str, Paper]) -> Answer 
     mode = a.get("mode") if a.get("mode") in ("llm", "extractive") else "extractive"
     return Answer(str(record.get("q", "")), _str(a.get("text"), MAX_TEXT) or "", cites, hits,
                   bool(a.get("abstained")), mode, notice=_str(a.get("notice")), model=_str(a.get("model"), 200),
-                  reason=_str(a.get("reason")))
+                  reason=_str(a.get("reason")),
+                  attributed=[t for t in map(_str, _list(a.get("attributed"))) if t])
 
 
 def valid_turns(stored: Any) -> list[dict[str, Any]]:

@@ -294,7 +294,9 @@ def safe_markdown(text: str) -> str:
 def answer_markdown(answer: Answer) -> str:
     """The chat message for an answer: the engine's markdown with clickable [n], a callout when it abstains,
     and the answer's own sources folded under it (shown on narrow screens, where there is no side panel)."""
-    body = cite_links(safe_markdown(answer.text), {c.n for c in answer.citations})
+    body = cite_links(safe_markdown(mark_attributed(answer.text, answer.attributed)), {c.n for c in answer.citations})
+    if answer.attributed:
+        body += f"\n\n{ATTRIBUTED_NOTE}"
     if answer.abstained:
         body = f'<div class="abstain">\n\n{body}\n\n</div>'
     if answer.notice:
@@ -303,6 +305,24 @@ def answer_markdown(answer: Answer) -> str:
     folded = (f'<details class="ans-sources"><summary>{label}</summary>'
               f"{sources_html(answer)}</details>")
     return f"{body}\n\n{folded}"
+
+
+ATTRIBUTED = "†"
+ATTRIBUTED_NOTE = (f'<div class="attr-note">{ATTRIBUTED} The model wrote this sentence without a citation; the '
+                   "source shown was matched to it afterwards.</div>")
+
+
+def mark_attributed(text: str, attributed: Iterable[str]) -> str:
+    """Each sentence whose citation was added by attribution gets † after that citation ("... [1]†.")."""
+    for sent in attributed:
+        marked = re.sub(r"(\[\d+\])(?!.*\[\d)", rf"\1{ATTRIBUTED}", sent, count=1)
+        text = text.replace(sent, marked, 1)
+    return text
+
+
+def waiting_markdown(model: str, step: str) -> str:
+    """The chat's line while a request is with the model and nothing has come back yet."""
+    return f'<div class="waiting">Waiting for {esc(model)} ({esc(step)})…</div>'
 
 
 def answer_body(message: str) -> str:

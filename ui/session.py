@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from rag import Answer, Engine, Paper
+from rag import Answer, Engine, Paper, Waiting
 from rag.errors import InputError, RagError
 
 from .collection import collection_papers
@@ -28,6 +28,7 @@ from .render import (
     sentence,
     sources_html,
     user_markdown,
+    waiting_markdown,
 )
 
 RATE_WINDOW = 60.0  # seconds; settings.ui_rate_limit questions per window per browser session
@@ -103,6 +104,11 @@ def answer_turns(engine: Engine, question: str, k: Any, use_llm: bool | None,
             if isinstance(piece, Answer):
                 answer = piece
                 break
+            if isinstance(piece, Waiting):  # a request is with the model: say so until its first token
+                if not text:
+                    yield [*shown, {"role": "assistant", "content": waiting_markdown(piece.model, piece.step)}], \
+                        SOURCES_WAIT, True
+                continue
             text += piece
             if time.monotonic() - last > STREAM_EVERY:
                 last = time.monotonic()
