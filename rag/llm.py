@@ -153,10 +153,14 @@ def _raise_if_refused_outright(llm: Any, chat_messages: list[Any], kwargs: dict[
     box: dict[str, BaseException] = {}
 
     def run() -> None:
-        try:
-            llm.chat(chat_messages, **kwargs)
-        except Exception as e:  # noqa: BLE001 - only a context refusal is raised below; the rest is the empty answer
-            box["error"] = e
+        for _ in range(2):  # the broken stream's pooled connection may fail first: once more on a new one
+            try:
+                llm.chat(chat_messages, **kwargs)
+                return
+            except Exception as e:  # noqa: BLE001 - only a context refusal is raised below
+                box["error"] = e
+                if not _connection_failed(e):
+                    return
 
     thread = threading.Thread(target=run, name="llm-probe", daemon=True)
     thread.start()
@@ -238,6 +242,12 @@ def retry_wait(e: BaseException, attempt: int, settings: Settings) -> float | No
     if after is not None:
         return after if after <= settings.llm_timeout else None
     return min(0.5 * 2**attempt, settings.llm_timeout)
+
+
+def _connection_failed(e: BaseException) -> bool:
+    import openai
+
+    return isinstance(e, openai.APIConnectionError) and not isinstance(e, openai.APITimeoutError)
 
 
 def _transient(e: BaseException) -> bool:
