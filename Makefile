@@ -73,7 +73,8 @@ eval: index
 	$(VENV)/bin/rag eval --out eval/reports/latest
 
 # Starts its own llama.cpp server on 127.0.0.1:$(LLM_PORT), runs every question through it, stops it by the PID
-# its log names. About 30-60 s a question on 2 shared cores; EVAL_ARGS="--limit 20" runs fewer.
+# its log names. About 5-20 s a question on 2 cores; EVAL_ARGS="--split heldout" or "--limit 20" runs fewer. A 135M
+# model's judgement of faithfulness is noise, so the llama-index judges are off (--no-judge).
 eval-llm: index $(LLM_STAMP) $(GGUF)
 	@mkdir -p eval/reports/llm; log=$(VENV)/llm-server.log; \
 	$(PY) -m llama_cpp.server --model $(GGUF) --model_alias smollm2 --host 127.0.0.1 --port $(LLM_PORT) \
@@ -82,7 +83,7 @@ eval-llm: index $(LLM_STAMP) $(GGUF)
 	  2>/dev/null && break; sleep 1; done; \
 	pid=$$(sed -n 's/.*Started server process \[\([0-9]*\)\].*/\1/p' $$log | head -1); \
 	RAG_LLM_BASE_URL=http://127.0.0.1:$(LLM_PORT)/v1 RAG_LLM_MODEL=smollm2 $(VENV)/bin/rag eval --out eval/reports/llm \
-	  $(EVAL_ARGS); status=$$?; kill $${pid:-$$!} 2>/dev/null; exit $$status
+	  --no-judge $(EVAL_ARGS); status=$$?; kill $${pid:-$$!} 2>/dev/null; exit $$status
 
 bench: index
 	$(PY) -m eval.bench --out eval/reports/bench

@@ -185,7 +185,7 @@ def evaluate(settings: Any, questions: list[Question], progress: bool = True, de
         llm = aggregate_llm(rows)
         if llm is not None:
             metrics["llm"] = llm
-        metrics["llm_judged"] = llm_judged(engine, rows) if judge else {"skipped": "not requested"}
+        metrics["llm_judged"] = llm_judged(engine, rows) if judge else {"skipped": "not requested (--no-judge)"}
     return rows, metrics
 
 
@@ -307,6 +307,9 @@ def register_cli(app: typer.Typer) -> None:
                                                    "(the relevant ones of a seeded sample of queries, then others) "
                                                    "and score the queries they fully cover.")] = None,
         quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+        judge: Annotated[bool, typer.Option("--judge/--no-judge", help="In LLM mode, also have the model judge "
+                                            "faithfulness and correctness (llama-index evaluators; two more "
+                                            "requests per answer, worthless with a very small model).")] = True,
     ) -> None:
         from . import report
 
@@ -341,7 +344,7 @@ def register_cli(app: typer.Typer) -> None:
             report.write_compare(out, results, questions_name=questions.name)
             typer.echo(f"wrote {out}/compare.md ({len(qs)} questions × {len(configs)} configurations)")
             return
-        rows, metrics = evaluate(base, qs, not quiet)
+        rows, metrics = evaluate(base, qs, not quiet, judge=judge)
         write_jsonl(out / "results.jsonl", rows)
         write_json(out / "metrics.json", metrics)
         report.write_report(out, rows, metrics, questions_name=questions.name)

@@ -23,7 +23,7 @@ from .coverage import Coverage, assess
 from .embeddings import Embedder
 from .errors import InputError, LLMError, LLMTimeoutError, LLMTruncatedError
 from .focus import Focus, focus_of
-from .followup import clean_history, dangling, keeps_the_question, parse_condensed, resolve
+from .followup import clean_history, dangling, keeps_the_question, parse_condensed, refers_back, resolve
 from .index_state import IndexState
 from .plan import QueryPlan
 from .prompts import (
@@ -103,8 +103,10 @@ class Answerer:
         llm_on = self.llm_on(use_llm)
         notice = condensed = None
         state = self.searcher.state
-        if llm_on and hist:
-            # With an LLM the condense prompt resolves follow-ups; the reference rules are the fallback.
+        if llm_on and hist and refers_back(q):
+            # With an LLM the condense prompt resolves follow-ups; the reference rules are the fallback. A question
+            # that does not refer back is answered on its own words, as without an LLM: a model asked to rewrite
+            # it drags the earlier topic in ("What is the capital of France?" after a comparison).
             condensed, notice, endpoint_down = self._condense(q, hist, deadline)
             if condensed and not keeps_the_question(condensed, q, hist, state.names):
                 log.info("the model's rewrite of the follow-up (%r) lost what it asks; resolving it by rule",
@@ -330,7 +332,7 @@ class Answerer:
         part of one answer ends within llm_max_seconds."""
         started = time.monotonic()
         deadline = started + self.settings.llm_max_seconds
-        if pieces and self.llm_on(use_llm) and clean_history(history):
+        if pieces and self.llm_on(use_llm) and clean_history(history) and refers_back(question):
             yield Waiting(self.model or "the model", "rewriting the follow-up question")
         p = self.prepare(question, history, k, use_llm, deadline)
         if not p.use_llm or p.abstain:

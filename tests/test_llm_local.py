@@ -213,3 +213,14 @@ def test_temperature_and_seed_go_with_every_request(engine, fake_llm):
     eng.ask("What is ResMLP?")
     body = fake_llm.chat_requests[-1].body
     assert (body["temperature"], body["seed"], body["stream"]) == (0.0, 7, True)
+
+
+def test_a_question_that_does_not_refer_back_is_not_rewritten(local, fake_llm):
+    # a model asked to rewrite "What is the capital of France?" after a comparison drags the comparison in
+    fake_llm.condense = "What is the capital of France (ResMLP and RaftMLP)?"
+    fake_llm.reply = lambda m: cite_first_sentences(m, [1])
+    history = [{"role": "user", "content": "How does ResMLP differ from RaftMLP?"},
+               {"role": "assistant", "content": "ResMLP uses ... [1]; RaftMLP ... [2]."}]
+    ans = local.ask("What is the capital of France?", history)
+    assert not any("Standalone question:" in r.user for r in fake_llm.chat_requests)
+    assert ans.standalone_question in (None, "What is the capital of France?") and ans.abstained

@@ -196,8 +196,8 @@ def test_real__rag_ask_json(cli_index, real_llm):
 
 def test_real__rag_eval_in_llm_mode(cli_index, real_llm, tmp_path):
     out = subprocess.run([str(VENV_BIN / "rag"), "eval", "--limit", "3", "--types", "paraphrase,comparative",
-                          "--out", str(tmp_path), "--quiet"], env=llm_env(cli_index, real_llm), capture_output=True,
-                         text=True, timeout=900)
+                          "--out", str(tmp_path), "--quiet", "--no-judge"], env=llm_env(cli_index, real_llm),
+                         capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     llm = metrics["llm"]["overall"]
