@@ -33,6 +33,7 @@ from .prompts import (
     EXAMPLE_SENTENCE,
     NOT_COVERED_MARKER,
     SYSTEM_PROMPT,
+    echoes_prompt,
     leaks_instructions,
     source_block,
 )
@@ -347,9 +348,9 @@ class Answerer:
 
 
 def tidy(text: str, cut: bool = False) -> str:
-    """A model's text without what small models add around an answer: the prompt's example sentence echoed,
-    lines of bare citation numbers, lines repeated word for word. `cut`: the text was cut off, so its unfinished
-    last sentence (or table row) goes."""
+    """A model's text without what small models add around an answer: the prompt's example sentence and
+    scaffolding lines ("Question: ...") echoed, lines of bare citation numbers, lines repeated word for word.
+    `cut`: the text was cut off, so its unfinished last sentence (or table row) goes."""
     lines = text.replace(EXAMPLE_SENTENCE, "").split("\n")
     if cut and lines:
         last = lines[-1].rstrip()
@@ -362,7 +363,7 @@ def tidy(text: str, cut: bool = False) -> str:
     seen: set[str] = set()
     for line in lines:
         key = " ".join(line.split()).lower()
-        if line.strip() and _CITATIONS_ONLY.match(line):
+        if line.strip() and (_CITATIONS_ONLY.match(line) or echoes_prompt(line)):
             continue
         if key and len(key) > 20 and key in seen:
             continue

@@ -79,3 +79,18 @@ def load_template(name: str, text: str) -> str:
     if want != got:
         raise ValueError(f"prompt {name!r} must use the variables {sorted(want)}, not {sorted(got)}")
     return text
+
+
+def _scaffold_openings() -> tuple[str, ...]:
+    """The first two words of each fixed line of the answer prompts ("question:", "answer in", "end every"...)."""
+    lines = {ln.split("{")[0].strip() for t in (ANSWER_PROMPT, COMPARE_PROMPT) for ln in t.splitlines()}
+    return tuple(sorted({" ".join(_norm(ln).split()[:2]) for ln in lines if len(ln) >= 8}))
+
+
+SCAFFOLD_OPENINGS = _scaffold_openings()
+
+
+def echoes_prompt(line: str) -> bool:
+    """Is an answer line the prompt's own scaffolding echoed back ("Question: …", "Answer in two sentences.")?
+    Small models often open by repeating it."""
+    return _norm(line).startswith(SCAFFOLD_OPENINGS)

@@ -224,3 +224,13 @@ def test_a_question_that_does_not_refer_back_is_not_rewritten(local, fake_llm):
     ans = local.ask("What is the capital of France?", history)
     assert not any("Standalone question:" in r.user for r in fake_llm.chat_requests)
     assert ans.standalone_question in (None, "What is the capital of France?") and ans.abstained
+
+
+def test_the_prompt_echoed_back_is_not_part_of_the_answer(local, fake_llm):
+    # SmolLM2-135M opened answers with "Question: ..." and "Answer in two sentences." (seen in make eval-llm)
+    fake_llm.reply = lambda m: ("Question: What is ResMLP?\nAnswer in two sentences.\n"
+                                + cite_first_sentences(m, [1]))
+    ans = local.ask("What is ResMLP?")
+    assert ans.mode == "llm" and ans.notice is None
+    assert "Question:" not in ans.text and "Answer in two" not in ans.text
+    assert ans.text.startswith("We present ResMLP") and ans.citations[0].title == RESMLP
