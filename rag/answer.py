@@ -23,7 +23,15 @@ from .coverage import Coverage, assess
 from .embeddings import Embedder
 from .errors import InputError, LLMError, LLMTimeoutError, LLMTruncatedError
 from .focus import Focus, focus_of
-from .followup import clean_history, dangling, keeps_the_question, parse_condensed, refers_back, resolve
+from .followup import (
+    clean_history,
+    dangling,
+    keeps_the_question,
+    parse_condensed,
+    refers_back,
+    resolve,
+    without_lead_in,
+)
 from .index_state import IndexState
 from .plan import QueryPlan
 from .prompts import (
@@ -100,26 +108,27 @@ class Answerer:
                 use_llm: bool | None, deadline: float | None = None) -> Prepared:
         s = self.settings
         q = validate_question(question, s.max_question_chars)
+        asked = without_lead_in(q)  # "Different question — are there papers on X?" asks about X
         hist = clean_history(history)
         llm_on = self.llm_on(use_llm)
         notice = condensed = None
         state = self.searcher.state
-        if llm_on and hist and refers_back(q):
+        if llm_on and hist and refers_back(asked):
             # With an LLM the condense prompt resolves follow-ups; the reference rules are the fallback. A question
             # that does not refer back is answered on its own words, as without an LLM: a model asked to rewrite
             # it drags the earlier topic in ("What is the capital of France?" after a comparison).
-            condensed, notice, endpoint_down = self._condense(q, hist, deadline)
-            if condensed and not keeps_the_question(condensed, q, hist, state.names):
+            condensed, notice, endpoint_down = self._condense(asked, hist, deadline)
+            if condensed and not keeps_the_question(condensed, asked, hist, state.names):
                 log.info("the model's rewrite of the follow-up (%r) lost what it asks; resolving it by rule",
                          condensed)
                 condensed = None
             if endpoint_down:
                 llm_on = False  # the answer request would fail the same way: answer extractively at once
-        standalone = condensed or resolve(q, hist, state.names)
+        standalone = condensed or resolve(asked, hist, state.names)
         result = self.searcher.search_with_plan(standalone, k or None)  # None: the plan decides (topic or not)
         plan, hits = result.plan, result.hits
         focus = focus_of(plan.topic or standalone)
-        ref = dangling(q, hist, state.names) if standalone == q else None
+        ref = dangling(asked, hist, state.names) if standalone == asked else None
         if ref:  # "How does it compare with RaftMLP?" with nothing earlier that "it" could be
             coverage = Coverage(False, [], f"It is not clear what “{ref}” refers to: there is no earlier question in "
                                 "this conversation it could point at. Please name the paper you mean.", [ref])

@@ -200,6 +200,11 @@ class Judge:
         """A coined name ("WaveNet", "ZeRO", "GPT-5") that no title or abstract contains. A name that is also a word
         ("ZeRO", "zero") must appear in its own spelling."""
         pids = self.papers_mentioning(name)
+        words = name.split()
+        coined = [w for w in words if is_coined(w)]
+        if not pids and len(words) > 1 and coined and all(w in coined or common_english(w) for w in words):
+            # "WMT'14 English": a coined name run together with plain words; the coined part is what must exist
+            return any(self.absent_name(w) for w in coined)
         if not pids:
             parts = [p for p in name.split("-") if len(p) >= 2]
             # "CNN-RNN": a combination of names the collection has, not a name of its own

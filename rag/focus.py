@@ -87,10 +87,14 @@ def focus_of(question: str, mid_sentence: bool = False) -> Focus:
     found = find_names(question, mid_sentence)
     given = examples(question, found)
     names = [n for n in found if n not in given]
-    origin = bool(_ORIGIN.search(question))
+    cue = _ORIGIN.search(question)
+    origin = cue is not None
     subj = subjects(question, names)
-    if origin:
-        subj = names[:1] if not subj else subj
+    if cue is not None and not subj:
+        # what is introduced is named right after the verb ("..., also introducing ScheduledDropPath"), else first
+        after = [n for n in names if question.find(n, cue.end()) >= 0 and
+                 len(question[cue.end(): question.find(n, cue.end())].split()) <= 3]
+        subj = after[:1] or names[:1]
     fact = next((kind for kind, cue in FACT_CUES.items() if cue.search(question)), None)
     quoted = tuple(n for n in quoted_names(question) if n in names)
     return Focus(tuple(names), tuple(subj), quoted, subject_phrase(question), frozenset(content_terms(question)),

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .aliases import AliasIndex
-from .text import content_terms
+from .text import CONTENT_STOPWORDS, common_english, content_terms, is_coined
 
 _ANAPHORA = re.compile(
     r"\b(?P<first>the first( one)?|the former)\b|\b(?P<second>the second( one)?|the latter|the other( one)?)\b|"
@@ -195,3 +195,26 @@ def resolve(question: str, history: Sequence[dict[str, str]] | None, aliases: Al
         named_now = {a.alias.lower() for a in own}
         repl = next((n for n in names if n.lower() not in named_now), names[0])
     return question[: m.start()] + repl + question[m.end():]
+
+
+# A conversational lead-in before a dash or colon: "ok switching gears —", "Something else:", "Different question -".
+_LEAD_IN = re.compile(r"^\s*([^—–:?]{1,40}?)\s*(?:—|–|:|\s-\s)\s*(?=\S)")
+_ASKS = re.compile(r"(?:what|which|how|why|who|where|when|is|are|was|were|does|do|did|can|could|has|have|any|"
+                   r"anything|tell|explain|describe|compare|find|show)\b", re.I)
+
+
+def without_lead_in(question: str) -> str:
+    """`question` without a lead-in of at most four plain words before a dash or colon, when what follows is a
+    question of its own ("ok switching gears — anything on detecting rumours ...?"): its words are not what the
+    question is about. A lead-in with a name ("ResMLP: how does it work?") or a rest that points back stays."""
+    m = _LEAD_IN.match(question)
+    if not m:
+        return question
+    lead, rest = m.group(1), question[m.end():]
+    words = re.findall(r"[A-Za-z][\w']*", lead)
+    if not words or len(lead.split()) > 4 or not _ASKS.match(rest) or refers_back(rest) or len(rest.split()) < 3:
+        return question
+    if any(is_coined(w) or not (w.lower() in CONTENT_STOPWORDS or common_english(w) or len(w) <= 3) for w in words):
+        return question
+    return rest[0].upper() + rest[1:]
+

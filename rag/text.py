@@ -200,8 +200,12 @@ def _is_name_word(word: str, sentence_start: bool) -> bool:
 def is_coined(name: str) -> bool:
     """A name someone made up ("WaveNet", "ZeRO", "GPT-5", "YOLOv8", "BERT"), not capitalised words ("Neural Turing
     Machine", "France"): one of its words has a capital after its first letter, or letters and digits."""
-    return any(any(c.isupper() for c in w[1:]) or (any(c.isdigit() for c in w) and sum(c.isalpha() for c in w) >= 2)
+    return any((any(c.isupper() for c in w[1:]) or (any(c.isdigit() for c in w) and sum(c.isalpha() for c in w) >= 2))
+               and not _QUANTITY.fullmatch(w)  # "6B", "175B", "10M", "3D" are amounts, not names
                for w in re.findall(r"[A-Za-z0-9]+", name))  # "Erdos-Renyi" is two capitalised words, "CNN-RNN" not
+
+
+_QUANTITY = re.compile(r"\d+(?:\.\d+)?[A-Za-z]{0,2}")
 
 
 def quoted_names(text: str) -> list[str]:
