@@ -382,6 +382,8 @@ def tidy(text: str, cut: bool = False) -> str:
 
 
 def unsupported_notice(model_cited: set[int], supported: int, claims: int) -> str:
+    if not claims:
+        return "the model's answer had no sentences of its own; showing the extractive answer"
     if not model_cited:
         what = ("and no source supports it" if not supported else
                 f"and only {supported} of its {claims} sentences are supported by them")

@@ -10,7 +10,6 @@ import importlib.util
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -48,20 +47,16 @@ def missing() -> str | None:
     return None
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def real_llm(tmp_path_factory):
     why = missing()
     if why:
         pytest.skip(f"real LLM server: {why}")
+    from tests.conftest import free_port  # here, not at the top: conftest imports this module
+
     folder = tmp_path_factory.mktemp("llama-server")
     log_path = folder / "server.log"
-    port = _port()
+    port = free_port()
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_path()),
                                  "--model_alias", MODEL_ALIAS, "--host", "127.0.0.1", "--port", str(port),
