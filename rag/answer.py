@@ -382,7 +382,7 @@ def tidy(text: str, cut: bool = False) -> str:
 
 
 def unsupported_notice(model_cited: set[int], supported: int, claims: int) -> str:
-    if not claims:
+    if not claims and model_cited:  # citations, but no sentence to check ("only 0 of the 0 ...")
         return "the model's answer had no sentences of its own; showing the extractive answer"
     if not model_cited:
         what = ("and no source supports it" if not supported else
