@@ -217,4 +217,3 @@ def without_lead_in(question: str) -> str:
     if any(is_coined(w) or not (w.lower() in CONTENT_STOPWORDS or common_english(w) or len(w) <= 3) for w in words):
         return question
     return rest[0].upper() + rest[1:]
-
