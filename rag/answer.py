@@ -24,11 +24,11 @@ from .embeddings import Embedder
 from .errors import InputError, LLMError, LLMTimeoutError, LLMTruncatedError
 from .focus import Focus, focus_of
 from .followup import (
+    asks_back,
     clean_history,
     dangling,
     keeps_the_question,
     parse_condensed,
-    refers_back,
     resolve,
     without_lead_in,
 )
@@ -113,7 +113,7 @@ class Answerer:
         llm_on = self.llm_on(use_llm)
         notice = condensed = None
         state = self.searcher.state
-        if llm_on and hist and refers_back(asked):
+        if llm_on and asks_back(q, hist):
             # With an LLM the condense prompt resolves follow-ups; the reference rules are the fallback. A question
             # that does not refer back is answered on its own words, as without an LLM: a model asked to rewrite
             # it drags the earlier topic in ("What is the capital of France?" after a comparison).
@@ -342,7 +342,7 @@ class Answerer:
         part of one answer ends within llm_max_seconds."""
         started = time.monotonic()
         deadline = started + self.settings.llm_max_seconds
-        if pieces and self.llm_on(use_llm) and clean_history(history) and refers_back(question):
+        if pieces and self.llm_on(use_llm) and asks_back(question, clean_history(history)):
             yield Waiting(self.model or "the model", "rewriting the follow-up question")
         p = self.prepare(question, history, k, use_llm, deadline)
         if not p.use_llm or p.abstain:

@@ -92,8 +92,8 @@ def focus_of(question: str, mid_sentence: bool = False) -> Focus:
     subj = subjects(question, names)
     if cue is not None and not subj:
         # what is introduced is named right after the verb ("..., also introducing ScheduledDropPath"), else first
-        after = [n for n in names if question.find(n, cue.end()) >= 0 and
-                 len(question[cue.end(): question.find(n, cue.end())].split()) <= 3]
+        after = [n for n in names if (at := question.find(n, cue.end())) >= 0
+                 and len(question[cue.end(): at].split()) <= 3]
         subj = after[:1] or names[:1]
     fact = next((kind for kind, cue in FACT_CUES.items() if cue.search(question)), None)
     quoted = tuple(n for n in quoted_names(question) if n in names)

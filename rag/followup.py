@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .aliases import AliasIndex
+from .cleaning import normalize_title
 from .text import CONTENT_STOPWORDS, common_english, content_terms, is_coined
 
 _ANAPHORA = re.compile(
@@ -74,12 +75,9 @@ def keeps_the_question(rewrite: str, question: str, history: Sequence[dict[str, 
     earlier = {m.paper_id for n in referents(history, aliases) for m in aliases.find(n)} - named
     if not named <= kept or (refers_back(question) and earlier and not earlier & kept):
         return False
-    key = _key(rewrite)
-    return key == _key(question) or key not in {_key(t["content"]) for t in history if t.get("role") == "user"}
-
-
-def _key(text: str) -> str:
-    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+    key = normalize_title(rewrite)  # case- and punctuation-blind, as for titles
+    return key == normalize_title(question) or key not in {normalize_title(t["content"]) for t in history
+                                                           if t.get("role") == "user"}
 
 
 def names_in_turn(text: str, aliases: AliasIndex) -> list[str]:
@@ -217,3 +215,9 @@ def without_lead_in(question: str) -> str:
     if any(is_coined(w) or not (w.lower() in CONTENT_STOPWORDS or common_english(w) or len(w) <= 3) for w in words):
         return question
     return rest[0].upper() + rest[1:]
+
+
+def asks_back(question: str, history: Sequence[dict[str, str]] | None) -> bool:
+    """Is `question` a follow-up to rewrite: there is a history and, past any lead-in, it refers back to it."""
+    return bool(history) and refers_back(without_lead_in(question)) is not None
+
