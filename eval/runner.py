@@ -34,7 +34,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "bm25-only": {"dense_weight": 0.0, "alias_boost": 0.0},
     "no-names": {"alias_boost": 0.0},
     "no-aliases": {"alias_boost": 0.0},  # the older name of no-names
-    "plain-rrf": {"dense_weight": 1.0, "bm25_weight": 1.0, "alias_boost": 0.0},
+    "plain-rrf": {"fusion": "rrf", "dense_weight": 1.0, "bm25_weight": 1.0, "alias_boost": 0.0},
+    "rrf": {"fusion": "rrf", "bm25_weight": 1.5},  # the default before z-score fusion (BM25 weight 1.5)
 }
 
 

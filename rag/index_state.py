@@ -23,7 +23,7 @@ from .text import content_terms, light, terms, words
 from .types import Paper
 
 log = logging.getLogger(__name__)
-SNAPSHOT_VERSION = 8  # bump when the pickled state, or how any part of it is derived, changes
+SNAPSHOT_VERSION = 9  # bump when the pickled state, or how any part of it is derived, changes
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,7 @@ class IndexState:
     typical_idf: float  # mean IDF of the collection's terms: the weight of a common word it has never seen
     paper_bm25: Any  # bm25s.BM25 over "title abstract" per complete paper (rows in `paper_order`), or None
     paper_order: list[str]  # paper id of each row of `paper_bm25`
+    vectors: Any = None  # float32 (count × dim) unit embeddings by chunk row, for exact dense search; None: use HNSW
 
     @property
     def n_papers(self) -> int:

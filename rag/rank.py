@@ -1,11 +1,13 @@
 """Ranking as pure functions over one `IndexState` and the raw scores of one query: fusion of the dense and BM25
-rankings, one hit per paper, the boost for a paper the query names, topic selection and comparison assembly.
-Nothing here does I/O, so each step is tested directly with small hand-made inputs."""
+rankings (z-scores or reciprocal ranks), one hit per paper, the boost for a paper the query names, topic selection
+and comparison assembly. Nothing here does I/O, so each step is tested directly with small hand-made inputs."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+
+import numpy as np
 
 from .aliases import AliasMatch
 from .index_state import IndexState
@@ -33,6 +35,37 @@ def rrf(rankings: Sequence[tuple[float, Mapping[int, float]]], k: int) -> dict[i
         for rank, row in enumerate(sorted(ranking, key=lambda r: (-ranking[r], r)), start=1):
             fused[row] = fused.get(row, 0.0) + weight / (k + rank)
     return fused
+
+
+def zscore(rankings: Sequence[tuple[float, Mapping[int, float]]]) -> dict[int, float]:
+    """Weighted sum of z-normalised scores: each ranking's scores are standardised over its own candidates (mean
+    0, standard deviation 1), and a row a ranking did not return counts as that ranking's lowest score. Unlike
+    RRF, how far ahead a candidate is counts, not only its place (on SciFact train claims, dev / held-out nDCG@10
+    0.748 / 0.734 against RRF's 0.746 / 0.719; see README, Evaluation)."""
+    normalised = []
+    for weight, ranking in rankings:
+        if weight <= 0 or not ranking:
+            continue
+        values = np.fromiter(ranking.values(), dtype=float, count=len(ranking))
+        mean, std = float(values.mean()), float(values.std())
+        std = std if std > 1e-12 else 1.0
+        normalised.append((weight, {r: (v - mean) / std for r, v in ranking.items()}, (values.min() - mean) / std))
+    rows = {r for _, z, _ in normalised for r in z}
+    return {r: sum(w * z.get(r, floor) for w, z, floor in normalised) for r in rows}
+
+
+def fuse(rankings: Sequence[tuple[float, Mapping[int, float]]], settings: Settings) -> dict[int, float]:
+    """The settings' fusion of several rankings (row → score each) into one."""
+    return zscore(rankings) if settings.fusion == "zscore" else rrf(rankings, settings.rrf_k)
+
+
+def unit_range(scores: Mapping[str, tuple[float, int]]) -> dict[str, tuple[float, int]]:
+    """Scores rescaled to [0, 1] (best 1), so a name boost of 1 or more puts a named paper above every other."""
+    if not scores:
+        return {}
+    lo, hi = min(v for v, _ in scores.values()), max(v for v, _ in scores.values())
+    span = hi - lo if hi > lo else 1.0
+    return {pid: ((v - lo) / span if hi > lo else 1.0, row) for pid, (v, row) in scores.items()}
 
 
 def best_per_paper(fused: Mapping[int, float], chunk_paper: Sequence[str]) -> dict[str, tuple[float, int]]:
@@ -73,15 +106,15 @@ def fuse_papers(state: IndexState, scores: Scores, settings: Settings) -> dict[s
     matching chunks does not push others down; "chunk": chunks are fused, then each paper keeps its best."""
     rankings = [(settings.dense_weight, scores.dense), (settings.bm25_weight, scores.sparse)]
     if settings.fusion_level == "chunk":
-        return best_per_paper(rrf(rankings, settings.rrf_k), state.chunk_paper)
+        return unit_range(best_per_paper(fuse(rankings, settings), state.chunk_paper))
     papers = sorted({state.chunk_paper[r] for _, ranking in rankings for r in ranking})
     index = {pid: i for i, pid in enumerate(papers)}
     by_paper = [(w, {index[pid]: v for pid, v in per_paper(ranking, state.chunk_paper).items()})
                 for w, ranking in rankings]
-    fused = rrf(by_paper, settings.rrf_k)
+    fused = fuse(by_paper, settings)
     # The passage shown: the paper's chunk that scores best in the fused chunk ranking.
-    rows = best_per_paper(rrf(rankings, settings.rrf_k), state.chunk_paper)
-    return {pid: (fused[index[pid]], rows[pid][1]) for pid in papers if index[pid] in fused}
+    rows = best_per_paper(fuse(rankings, settings), state.chunk_paper)
+    return unit_range({pid: (fused[index[pid]], rows[pid][1]) for pid in papers if index[pid] in fused})
 
 
 def rank_papers(state: IndexState, scores: Scores, named: Sequence[AliasMatch], settings: Settings) -> list[Hit]:

@@ -9,7 +9,7 @@ import hashlib
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -63,15 +63,31 @@ class Searcher:
         if state is None:
             chunks, papers = self.store.contents()
             state = build_state(chunks, papers, generation)
-            # Only a quiet collection is worth saving (not one an ingest is writing to right now).
-            if state.count == count == self.store.count() and self.store.generation() == generation:
-                save_snapshot(path, state)
+        exact = 0 < state.count <= self.settings.exact_search_max_chunks
+        if exact and state.vectors is None:
+            state = replace(state, vectors=self._matrix(state))
+        elif not exact and state.vectors is not None:
+            state = replace(state, vectors=None)
+        # Only a quiet collection is worth saving (not one an ingest is writing to right now).
+        if not from_snapshot and state.count == count == self.store.count() and self.store.generation() == generation:
+            save_snapshot(path, state)
         with self._reload_guard:
             if ticket > self._applied_seq:
                 self._applied_seq = ticket
                 self.state = state  # one reference assignment: searches see the old state or the new one
                 self.loaded_from_snapshot = from_snapshot
             return self.state
+
+    def _matrix(self, state: IndexState) -> np.ndarray | None:
+        """Every chunk's embedding by row, unit length: dense search is then one exact matrix product. Chroma's
+        HNSW index is approximate, and its misses differ from one process to the next (seen: 58 of the true 60
+        nearest chunks of 539, another run 60), so scores and the ranking's tail were not reproducible."""
+        got = self.store.vectors(state.chunk_ids)
+        if len(got) != state.count:  # written meanwhile or unreadable: fall back to the HNSW index
+            return None
+        m = np.stack([got[cid] for cid in state.chunk_ids]).astype(np.float32)
+        m /= np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)
+        return m
 
     def _snapshot_path(self) -> Path:
         # The collection's id changes when it is dropped and rebuilt, so a rebuild never reuses a snapshot.
@@ -113,6 +129,11 @@ class Searcher:
     def dense(self, state: IndexState, text: str, n: int) -> dict[int, float]:
         """chunk row → cosine similarity, for the `n` nearest chunks."""
         vec = self.embedder.embed([text])[0]
+        if state.vectors is not None:
+            sims = state.vectors @ (vec / max(float(np.linalg.norm(vec)), 1e-12))
+            n = min(n, len(sims))
+            top = np.argpartition(-sims, n - 1)[:n]
+            return {int(r): float(sims[r]) for r in top}
         out = {}
         for cid, sim in self.store.query(vec, min(n, state.count)):
             row = state.row_of.get(cid)

@@ -266,10 +266,15 @@ class Store:
         return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0], strict=False)]
 
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
-        if not ids:
-            return {}
-        got = self._call("read", lambda: self._col().get(ids=list(ids), include=["embeddings"]))
-        return {cid: np.asarray(e, dtype=np.float32) for cid, e in zip(got["ids"], got["embeddings"], strict=False)}
+        """chunk id → stored embedding, read in batches (SQLite bounds the ids of one query)."""
+        out: dict[str, np.ndarray] = {}
+        ids = list(ids)
+        for start in range(0, len(ids), 5000):
+            part = ids[start:start + 5000]
+            got = self._call("read", lambda p=part: self._col().get(ids=p, include=["embeddings"]))
+            out.update((cid, np.asarray(e, dtype=np.float32))
+                       for cid, e in zip(got["ids"], got["embeddings"], strict=False))
+        return out
 
     # --- writes ---------------------------------------------------------------------------------------
     def delete_papers(self, paper_ids: Iterable[str]) -> None:

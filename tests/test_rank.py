@@ -1,5 +1,5 @@
-"""Fusion and grouping as pure functions, on hand-made scores and a hand-made index state: weighted reciprocal
-rank, one hit per paper with its best chunk, the name boost, topic selection and comparison assembly."""
+"""Fusion and grouping as pure functions, on hand-made scores and a hand-made index state: z-scores and weighted
+reciprocal rank, one hit per paper with its best chunk, the name boost, topic selection and comparison assembly."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from rag.rank import (
     rank_papers,
     rrf,
     select_topic,
+    unit_range,
+    zscore,
 )
 from rag.settings import Settings
 from rag.store import StoredChunk
@@ -60,12 +62,43 @@ def test_build_state__a_paper_missing_a_chunk_is_not_in_the_state(state):
     assert (state.generation, state.count) == (3, 4)
 
 
+def test_zscore__standardised_scores_add_up_and_a_missing_row_counts_as_the_lowest():
+    fused = zscore([(1.0, {10: 3.0, 11: 1.0}), (2.0, {11: 7.0, 12: 5.0})])
+    # ranking 1: mean 2, std 1 -> 10: +1, 11: -1; ranking 2: mean 6, std 1 -> 11: +1, 12: -1 (weight 2)
+    assert fused == {10: pytest.approx(1.0 + 2 * -1.0), 11: pytest.approx(-1.0 + 2 * 1.0),
+                     12: pytest.approx(-1.0 + 2 * -1.0)}
+    assert zscore([(0.0, {1: 1.0})]) == {}  # weight 0: the ranking is left out
+    assert zscore([(1.0, {4: 2.0, 5: 2.0})]) == {4: 0.0, 5: 0.0}  # no spread: no division by zero
+
+
+def test_zscore__a_large_lead_counts_where_reciprocal_ranks_only_see_places():
+    dense = {1: 0.90, 2: 0.50, 3: 0.49}  # row 1 far ahead by meaning
+    sparse = {2: 10.0, 1: 9.9, 3: 1.0}  # rows 2 and 1 nearly tied by words
+    assert max(zscore([(1.0, dense), (1.0, sparse)]).items(), key=lambda kv: kv[1])[0] == 1
+    tied = rrf([(1.0, dense), (1.0, sparse)], k=60)
+    assert tied[1] == pytest.approx(tied[2])  # 1st + 2nd either way: RRF cannot tell them apart
+
+
+def test_unit_range__best_is_one_worst_is_zero():
+    assert unit_range({"a": (4.0, 1), "b": (2.0, 7), "c": (3.0, 0)}) == {"a": (1.0, 1), "b": (0.0, 7), "c": (0.5, 0)}
+    assert unit_range({"a": (-3.0, 2)}) == {"a": (1.0, 2)}
+    assert unit_range({}) == {}
+
+
 def test_rank_papers__one_hit_per_paper_best_first_with_its_best_passage(state):
-    s = Settings(dense_weight=1.0, bm25_weight=1.0, rrf_k=60, alias_boost=1.0)
+    s = Settings(fusion="rrf", dense_weight=1.0, bm25_weight=1.0, rrf_k=60, alias_boost=1.0)
     hits = rank_papers(state, Scores({1: 0.8, 0: 0.7, 2: 0.6, 3: 0.99}, {2: 5.0, 0: 1.0}), [], s)
     assert [(h.paper_id, h.chunk_id, h.text) for h in hits] == [("b", "b#0", "beta"), ("a", "a#0", "alpha one")]
     assert [(h.similarity, h.bm25) for h in hits] == [(0.6, 5.0), (0.8, 1.0)]
     assert hits[0].paper.title == "Beta"  # c (incomplete) is never a hit, even with the best similarity
+    assert hits[0].score == 1.0 and 0.0 <= hits[1].score < 1.0  # fused scores in [0, 1]
+
+
+def test_rank_papers__zscore_fusion_shows_the_passage_ahead_by_meaning(state):
+    # a#1 is ahead of a#0 by meaning; a#0's BM25 score is the lowest BM25 returned, worth no more than none
+    hits = rank_papers(state, Scores({1: 0.8, 0: 0.7, 2: 0.6, 3: 0.99}, {2: 5.0, 0: 1.0}), [],
+                       Settings(fusion="zscore", dense_weight=1.0, bm25_weight=1.0))
+    assert [(h.paper_id, h.chunk_id) for h in hits] == [("b", "b#0"), ("a", "a#1")]
 
 
 def test_rank_papers__a_named_paper_comes_first_even_unranked(state):
@@ -92,3 +125,18 @@ def test_assemble_comparison__one_paper_per_side_first_then_the_rest():
     out = assemble_comparison(whole, sides, lambda side: [hit("a", 0, 0), hit("b", 0, 0)], k=3, use_names=True)
     assert [(h.paper_id, h.side) for h in out] == [("a", "Alpha"), ("b", "the b method"), ("x", None)]
     assert whole[1].side is None  # the input hits are not changed
+
+
+def test_topic_head_and_name_helpers():
+    from rag.coverage import topic_head
+    from rag.text import defines_acronym, name_tokens, spells_acronym
+
+    assert topic_head("the grokking phenomenon of delayed generalization") == "the grokking phenomenon"
+    assert topic_head("detection of anomalies") == "detection of anomalies"  # "of" alone is not an elaboration
+    assert spells_acronym("CTR", name_tokens("Deep Interest Network for Click-Through Rate Prediction"))
+    assert not spells_acronym("DIP", name_tokens("Deep Interest Network for Click-Through Rate Prediction"))
+    assert not spells_acronym("Ctr", name_tokens("Click-Through Rate"))  # only capitals are acronyms
+    assert defines_acronym("How does retrieval-augmented generation (RAG) work?", "RAG")
+    assert defines_acronym("How do E(n)-equivariant graph neural networks (EGNN) update coordinates?", "EGNN")
+    assert not defines_acronym("How does X use RAG?", "RAG")
+    assert not defines_acronym("How does the new retriever (RAG) work?", "RAG")

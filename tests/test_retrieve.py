@@ -278,3 +278,30 @@ def test_aliases__a_title_head_many_papers_use_is_a_term_not_a_name():
                             ("resmlp", "ResMLP: Feedforward networks", "We present ResMLP."), *others])
     assert idx.find("Immune complexes trigger cell death") == []  # 5 papers use "cell death"
     assert [m.paper_id for m in idx.find("How does ResMLP work?")] == ["resmlp"]
+
+
+# --- exact dense search -----------------------------------------------------------------------------------
+def test_dense_search_is_exact_over_every_stored_embedding(engine):
+    import numpy as np
+
+    searcher = engine.searcher
+    state = searcher.state
+    assert state.vectors is not None and state.vectors.shape == (state.count, engine.embedder.dim)
+    query = "pruning neural networks at initialization"
+    stored = engine.store().vectors(state.chunk_ids)
+    matrix = np.stack([stored[c] for c in state.chunk_ids])
+    vec = engine.embedder.embed([query])[0]
+    sims = matrix @ vec / (np.linalg.norm(matrix, axis=1) * np.linalg.norm(vec))
+    want = [int(r) for r in np.argsort(-sims, kind="stable")[:20]]
+    got = searcher.dense(state, query, 20)
+    assert sorted(got, key=lambda r: -got[r]) == want  # the true 20 nearest chunks, in order
+    assert got[want[0]] == pytest.approx(float(sims[want[0]]), abs=1e-5)
+
+
+def test_exact_search_off_uses_the_hnsw_index(engine):
+    from rag.retrieve import Searcher
+
+    hnsw = Searcher(engine.store(), engine.embedder, engine.settings.model_copy(update={"exact_search_max_chunks": 0}))
+    assert hnsw.state.vectors is None
+    hits = hnsw.search("Pointer Networks", 3)
+    assert hits[0].title == "Pointer Networks"
