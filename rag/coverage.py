@@ -28,9 +28,12 @@ from .text import (
     CONTENT_STOPWORDS,
     common_english,
     content_terms,
+    count_sequence,
+    defines_acronym,
     is_coined,
     known_word,
     name_tokens,
+    spells_acronym,
     split_sentences,
     stem,
     terms,
@@ -50,17 +53,6 @@ class Coverage:
     reason: str | None = None  # why the question is not (or only partly) covered, in words
     missing: list[str] = field(default_factory=list)  # names / sides / terms the evidence lacks
     partial: bool = False  # covered in part (a comparison side without a paper)
-
-
-def _contains(haystack: list[str], needle: list[str]) -> int:
-    """How many times the token sequence `needle` occurs in `haystack` (also written as one token: "gpt4")."""
-    if not needle:
-        return 0
-    n = len(needle)
-    count = sum(1 for i in range(len(haystack) - n + 1) if haystack[i:i + n] == needle)
-    if n > 1:
-        count += haystack.count("".join(needle))
-    return count
 
 
 class Judge:
@@ -106,7 +98,7 @@ class Judge:
 
     # --- names ----------------------------------------------------------------------------------------------
     def mentions(self, h: Hit, name: str) -> int:
-        return _contains(self.paper_tokens(h), name_tokens(name))
+        return count_sequence(self.paper_tokens(h), name_tokens(name))
 
     def own_name(self, h: Hit, name: str) -> bool:
         """`name` is (the start of) one of the paper's own names: "NASNet" for "NASNet architecture"."""
@@ -122,7 +114,7 @@ class Judge:
         # Named once in the opening is a comparison or an example ("the same architecture as Mistral 7B"); a
         # paper about the thing comes back to it.
         opening = " ".join(split_sentences(h.paper.abstract if h.paper else h.text)[: self.settings.central_sentences])
-        return _contains(name_tokens(opening), name_tokens(name)) > 0 and self.mentions(h, name) >= 2
+        return count_sequence(name_tokens(opening), name_tokens(name)) > 0 and self.mentions(h, name) >= 2
 
     def papers_mentioning(self, name: str) -> list[str]:
         """Ids of the papers whose title or abstract contains `name`, over the whole collection (BM25's postings
@@ -142,13 +134,15 @@ class Judge:
         out = []
         for pid in sorted(candidates):
             p = state.papers.get(pid)
-            if p is not None and _contains(name_tokens(p.title + " . " + p.abstract), want):
+            if p is not None and count_sequence(name_tokens(p.title + " . " + p.abstract), want):
                 out.append(pid)
         return out
 
     def titled(self, h: Hit, name: str) -> bool:
-        """`name` is the paper's own name or part of its title."""
-        return self.own_name(h, name) or _contains(name_tokens(h.title), name_tokens(name)) > 0
+        """`name` is the paper's own name or part of its title, or an acronym of consecutive title words ("CTR" in
+        "... for Click-Through Rate Prediction")."""
+        title = name_tokens(h.title)
+        return self.own_name(h, name) or count_sequence(title, name_tokens(name)) > 0 or spells_acronym(name, title)
 
     def name_problem(self, h: Hit, focus: Focus, required: Sequence[str], side: bool = False) -> str | None:
         """The first required name this paper fails, or None. A required name must be in the paper; the name of a
@@ -202,8 +196,11 @@ class Judge:
         pids = self.papers_mentioning(name)
         words = name.split()
         coined = [w for w in words if is_coined(w)]
-        if not pids and len(words) > 1 and coined and all(w in coined or common_english(w) for w in words):
-            # "WMT'14 English": a coined name run together with plain words; the coined part is what must exist
+        if not pids and len(words) > 1 and coined and all(
+                w in coined or all(common_english(p) or p.lower() in CONTENT_STOPWORDS for p in w.split("-") if p)
+                for w in words):
+            # "WMT'14 English(-to-French)": a coined name run together with plain words; the coined part is what
+            # must exist
             return any(self.absent_name(w) for w in coined)
         if not pids:
             parts = [p for p in name.split("-") if len(p) >= 2]
@@ -239,7 +236,8 @@ class Judge:
         return "None of the indexed abstracts answers this question.", []
 
 
-_HEAD_END = re.compile(r",|\(|;|\s(?:where|which|that|i\.e\.|e\.g\.|such\s+as|like|including|for\s+example)\s",
+_HEAD_END = re.compile(r",|\(|;|\s(?:where|which|that|i\.e\.|e\.g\.|such\s+as|like|including|for\s+example)\s|"
+                       r"(?:(?<=phenomenon)|(?<=phenomena)|(?<=problem)|(?<=effect)|(?<=notion))\s+of\s",
                        re.I)
 
 
@@ -248,8 +246,9 @@ _MODIFIER_TAIL = re.compile(r"-(?:style|like|based|type|wise|level|aware|free|or
 
 
 def topic_head(topic: str) -> str:
-    """What a topic is, before its elaboration: "grokking, where generalization arrives late" → "grokking";
-    modifier tails go too ("Hopfield-style" → "Hopfield")."""
+    """What a topic is, before its elaboration: "grokking, where generalization arrives late" → "grokking", "the
+    grokking phenomenon of delayed generalization" → "the grokking phenomenon"; modifier tails go too
+    ("Hopfield-style" → "Hopfield")."""
     m = _HEAD_END.search(topic)
     return _MODIFIER_TAIL.sub("", topic[: m.start()] if m else topic)
 
@@ -268,9 +267,17 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
     # A coined name the question uses ("What does WaveNet use ...?") that no abstract contains: whatever else
     # matches, the collection does not say anything about it.
     absent = [n for n in focus.names if is_coined(n) and judge.absent_name(n)]
-    if absent:
-        return Coverage(False, [], f"No abstract in the collection mentions {' or '.join(absent[:3])}.", absent[:3])
-    wanted = set(focus.terms)
+    absent_reason = f"No abstract in the collection mentions {' or '.join(absent[:3])}." if absent else None
+    # An absent name the question is about (its subject, a quoted name, "which paper introduced X?", a topic's
+    # name) means the collection says nothing about it. An absent name that is a detail of a description ("...
+    # policies trained on small TSP instances ...") does not: the rest of the question may still be answered,
+    # as long as it passes every check below, and the answer says which name no abstract has.
+    if absent and (plan.kind == "topic" or focus.origin or any(
+            n in focus.subjects or n in focus.quoted or defines_acronym(question, n)
+            for n in absent)):
+        return Coverage(False, [], absent_reason, absent[:3])
+    detail_terms = set().union(*(content_terms(n) for n in absent))
+    wanted = set(focus.terms) - detail_terms
     # What the question is about must exist in the collection: a topic's head ("knowledge graph embeddings") or
     # the subject of "How does speculative decoding ...". A word no abstract uses means no paper is about it.
     # (Of a subject phrase only its first words: "graph neural networks cope with ..." ends in its verb.)
@@ -304,6 +311,13 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
                     return True
             return False
 
+        # A paper whose own name the question uses outside the topic itself ("... add the PDE residual ...") is
+        # listed only if it is about the topic: a shared acronym is not a shared subject.
+        kept = [h for h in evidence if not h.named_as or about_it(h)
+                or count_sequence(name_tokens(head), name_tokens(h.named_as)) > 0]
+        if evidence and not kept:
+            return Coverage(False, [], f"No paper in the collection is about {head.strip()}.", [head.strip()])
+        evidence = kept
         head_terms = content_terms(head)
         rarest = max(head_terms, key=judge.idf, default=None)
         if evidence and not any(h.named_as or about_it(h) for h in evidence):
@@ -312,8 +326,13 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
             where = (" (" + "; ".join(f"“{t}”" for t in mentioning) + ")") if mentioning else ""
             return Coverage(False, [], f"No paper in the collection is about {head.strip()}; “{word}” appears only "
                             f"in passing{where}.", [head.strip()])
+    if evidence and absent:
+        return Coverage(True, evidence, f"{absent_reason} The answer draws on the papers that match the rest of the "
+                        "question.", absent[:3], partial=True)
     if evidence:
         return Coverage(True, evidence)
+    if absent:
+        return Coverage(False, [], absent_reason, absent[:3])
     # Why not: a name first (the clearest reason), else the topic's rare terms.
     for name in required:
         if all(judge.name_problem(h, focus, [name]) == name for h in pool):

@@ -251,3 +251,34 @@ def find_names(text: str, mid_sentence: bool = False) -> list[str]:
             seen.add(key)
             out.append(n)
     return out
+
+
+def count_sequence(haystack: list[str], needle: list[str]) -> int:
+    """How many times the token sequence `needle` occurs in `haystack` (also written as one token: "gpt4")."""
+    if not needle:
+        return 0
+    n = len(needle)
+    count = sum(1 for i in range(len(haystack) - n + 1) if haystack[i:i + n] == needle)
+    if n > 1:
+        count += haystack.count("".join(needle))
+    return count
+
+
+def defines_acronym(text: str, name: str) -> bool:
+    """`text` defines `name` as the acronym of the words just before it: "retrieval-augmented generation (RAG)",
+    "E(n)-equivariant graph neural networks (EGNN)"."""
+    for m in re.finditer(r"\(\s*" + re.escape(name) + r"\s*\)", text):
+        before = [t for t in name_tokens(text[: m.start()]) if t.isalpha()][-len(name):]
+        if spells_acronym(name, before):
+            return True
+    return False
+
+
+def spells_acronym(name: str, tokens: list[str]) -> bool:
+    """`name` is an acronym (2-6 capitals) of consecutive words of `tokens`: "CTR" of "click through rate". Only
+    checked against titles, which are short, so a chance match of initials is rare."""
+    if not re.fullmatch(r"[A-Z]{2,6}", name):
+        return False
+    want = name.lower()
+    words = [t for t in tokens if t.isalpha()]
+    return any("".join(w[0] for w in words[i:i + len(want)]) == want for i in range(len(words) - len(want) + 1))

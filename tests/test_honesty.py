@@ -158,6 +158,54 @@ def test_covered__amounts_plain_words_and_what_is_introduced(engine, question, t
     assert not ans.abstained and title in cited(ans), (ans.reason, cited(ans))
 
 
+def test_detail_name_no_abstract_has__the_rest_of_the_question_is_answered_and_the_name_reported(engine):
+    # unseen set C: an acronym that is a detail of a description, not what the question is about
+    ans = engine.ask("Is there a way to shrink the MDP state space of constructive neural combinatorial "
+                     "optimization by exploiting problem symmetries, so policies trained on small TSP/CVRP instances "
+                     "generalize to much bigger ones?")
+    assert cited(ans)[0] == "BQ-NCO: Bisimulation Quotienting for Efficient Neural Combinatorial Optimization"
+    assert ans.missing == ["TSP", "CVRP"]
+    assert ans.reason.startswith("No abstract in the collection mentions TSP or CVRP. The answer draws on")
+    assert ans.text.startswith("**Only part of this is covered.** ")
+
+
+def test_an_absent_abbreviation_of_the_subject_is_the_subject(engine):
+    ans = engine.ask("How does retrieval-augmented generation (RAG) combine a dense passage retriever with a "
+                     "seq2seq generator for open-domain question answering?")
+    assert ans.abstained and cited(ans) == []
+    assert ans.reason == "No abstract in the collection mentions RAG or seq2seq."
+
+
+@pytest.mark.parametrize("question, title", [
+    # "CTR" spells the title's "Click-Through Rate"
+    ("Which CTR prediction model introduced a local activation unit that builds the user-interest representation "
+     "adaptively with respect to the candidate ad, and was deployed at Alibaba?",
+     "Deep Interest Network for Click-Through Rate Prediction"),
+    # "English-to-French" is plain words beside the coined "WMT'14" the abstract has
+    ("What BLEU did the deep LSTM encoder-decoder get on WMT'14 English-to-French, and what simple change to the "
+     "source sentences improved it?", "Sequence to Sequence Learning with Neural Networks"),
+])
+def test_covered__acronyms_of_title_words_and_hyphenated_plain_words(engine, question, title):
+    ans = engine.ask(question)
+    assert not ans.abstained and cited(ans)[0] == title and ans.reason is None
+
+
+def test_topic__the_phenomenon_of_is_an_elaboration(engine):
+    ans = engine.ask("Which papers study the grokking phenomenon of delayed generalization?")
+    assert not ans.abstained and ans.reason is None
+    assert "Grokking as the Transition from Lazy to Rich Training Dynamics" in cited(ans) and len(cited(ans)) >= 2
+    by_title = {p.title: p for p in engine.papers()}
+    assert all("grokking" in (t + by_title[t].abstract).lower() for t in cited(ans))
+
+
+def test_topic__a_shared_acronym_is_not_a_shared_subject(engine):
+    # "PDE" is also the own name of "Progressive Data Expansion"; that paper is not about physics-informed networks
+    ans = engine.ask("Which papers use physics-informed neural networks that add the PDE residual to the training "
+                     "loss?")
+    assert ans.abstained and cited(ans) == []
+    assert ans.reason == "No paper in the collection is about physics-informed neural networks."
+
+
 def test_followup__a_question_that_refers_back_still_uses_the_history(engine):
     ans = engine.ask("How does it compare with RaftMLP?", [{"role": "user", "content": "What is ResMLP?"},
                                                            {"role": "assistant", "content": f"**{RESMLP}** [1]"}])
