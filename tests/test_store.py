@@ -75,7 +75,10 @@ class FlakyCollection:
 @pytest.mark.parametrize("failures", [1, 2])
 def test_chroma_query_failure_is_retried_once_then_a_store_error(small_engine, failures, monkeypatch):
     eng, _, _ = small_engine
+    # searched through Chroma's HNSW index (a small collection is otherwise searched exactly, in memory)
+    eng.settings = eng.settings.model_copy(update={"exact_search_max_chunks": 0})
     eng.search("graph colouring", k=1)  # load the searcher
+    assert eng.searcher.state.vectors is None
     store = eng.store()
     flaky = FlakyCollection(store._col(), failures)
     reopened = []

@@ -109,7 +109,7 @@ def why_found(hit: Hit | None) -> str:
         label = f"found for “{hit.side}”"
     else:
         label = "found by meaning and wording"
-    tip = (f"Retrieval score {hit.score:.3f}: dense and keyword (BM25) rankings fused by reciprocal rank; papers "
+    tip = (f"Retrieval score {hit.score:.3f}: dense and keyword (BM25) scores fused, 1 for the best match; papers "
            f"named in the question rank first (score above 1). Best passage's cosine similarity to the question: "
            f"{hit.similarity:.2f} (1 = same meaning).")
     return f'<span class="src-tag" title="{attr(tip)}">{esc(label)}</span>'
