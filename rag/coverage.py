@@ -2,7 +2,8 @@
 paper, not as one similarity score:
 
 - every name the question mentions must be in the evidence paper; a name no abstract contains makes the answer
-  "not covered" ("No abstract in the collection mentions AlphaFold.");
+  "not covered" ("No abstract in the collection mentions AlphaFold.") when the question is about it, and is
+  reported beside the answer when it is only a detail of a description ("... trained on small TSP instances");
 - a name the question is about ("How was GPT-4 trained?") must be central to the paper (its own name, in its
   title, or mentioned more than once), and "which paper introduced X?" needs X to be a paper's own name;
 - the paper must contain enough of the question's content terms, weighted by how rare they are in the
