@@ -64,8 +64,9 @@ def unit_range(scores: Mapping[str, tuple[float, int]]) -> dict[str, tuple[float
     if not scores:
         return {}
     lo, hi = min(v for v, _ in scores.values()), max(v for v, _ in scores.values())
-    span = hi - lo if hi > lo else 1.0
-    return {pid: ((v - lo) / span if hi > lo else 1.0, row) for pid, (v, row) in scores.items()}
+    if hi == lo:
+        return {pid: (1.0, row) for pid, (_, row) in scores.items()}
+    return {pid: ((v - lo) / (hi - lo), row) for pid, (v, row) in scores.items()}
 
 
 def best_per_paper(fused: Mapping[int, float], chunk_paper: Sequence[str]) -> dict[str, tuple[float, int]]:

@@ -36,6 +36,16 @@ class SearchResult:
     candidates: list[Hit] | None = None  # a topic question's ranking before the relevance cut
 
 
+def unit_matrix(ids: list[str], vectors: dict[str, np.ndarray]) -> np.ndarray | None:
+    """The embeddings of `ids` as rows of unit length, so dense search is one exact matrix product; None when one
+    is missing (written meanwhile): then Chroma's HNSW index is searched. (HNSW is approximate, and its misses
+    differ from one process to the next: seen, 58 of the true 60 nearest chunks of 539, another run 60.)"""
+    if not ids or any(i not in vectors for i in ids):
+        return None
+    m = np.stack([vectors[i] for i in ids]).astype(np.float32, copy=False)
+    return m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)
+
+
 class Searcher:
     """Searches one collection. Thread-safe without a lock on the search path: each search reads `self.state`
     once and uses that immutable state to the end; a reload builds a new state and swaps the reference."""
@@ -60,12 +70,14 @@ class Searcher:
         path = self._snapshot_path()
         state = load_snapshot(path, generation, count)
         from_snapshot = state is not None
-        if state is None:
-            chunks, papers = self.store.contents()
+        exact = 0 < count <= self.settings.exact_search_max_chunks
+        if state is None or (exact and state.vectors is None):
+            # One pass reads the chunks, papers and (for exact search) embeddings; a snapshot saved without
+            # embeddings (by a process searching through HNSW) is rebuilt with them.
+            chunks, papers, vectors = self.store.contents(embeddings=exact)
             state = build_state(chunks, papers, generation)
-        exact = 0 < state.count <= self.settings.exact_search_max_chunks
-        if exact and state.vectors is None:
-            state = replace(state, vectors=self._matrix(state))
+            state = replace(state, vectors=unit_matrix(state.chunk_ids, vectors or {}) if exact else None)
+            from_snapshot = False
         elif not exact and state.vectors is not None:
             state = replace(state, vectors=None)
         # Only a quiet collection is worth saving (not one an ingest is writing to right now).
@@ -77,17 +89,6 @@ class Searcher:
                 self.state = state  # one reference assignment: searches see the old state or the new one
                 self.loaded_from_snapshot = from_snapshot
             return self.state
-
-    def _matrix(self, state: IndexState) -> np.ndarray | None:
-        """Every chunk's embedding by row, unit length: dense search is then one exact matrix product. Chroma's
-        HNSW index is approximate, and its misses differ from one process to the next (seen: 58 of the true 60
-        nearest chunks of 539, another run 60), so scores and the ranking's tail were not reproducible."""
-        got = self.store.vectors(state.chunk_ids)
-        if len(got) != state.count:  # written meanwhile or unreadable: fall back to the HNSW index
-            return None
-        m = np.stack([got[cid] for cid in state.chunk_ids]).astype(np.float32)
-        m /= np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)
-        return m
 
     def _snapshot_path(self) -> Path:
         # The collection's id changes when it is dropped and rebuilt, so a rebuild never reuses a snapshot.

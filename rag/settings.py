@@ -60,7 +60,7 @@ class Settings(BaseSettings):
                                "of an ingest: bounds memory on any corpus size; a killed run loses one step.")
 
     # --- retrieval --------------------------------------------------------------------------------------
-    dense_k: int = Field(60, description="Chunks fetched from the dense (Chroma) retriever per query.")
+    dense_k: int = Field(60, description="Nearest chunks taken from the dense (embedding) search per query.")
     bm25_k: int = Field(60, description="Chunks fetched from BM25 per query.")
     exact_search_max_chunks: int = Field(
         100_000, ge=0, description="Collections of up to this many chunks are searched exactly (every embedding "

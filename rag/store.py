@@ -221,17 +221,20 @@ class Store:
     def count(self) -> int:
         return self._call("read", lambda: self._col().count())
 
-    def _pages(self, include: list[str], where: dict | None = None) -> list[tuple[str, str, dict[str, Any]]]:
-        """(id, document, metadata) of every stored chunk (matching `where`), read in pages."""
-        out: list[tuple[str, str, dict[str, Any]]] = []
+    def _pages(self, include: list[str], where: dict | None = None
+               ) -> list[tuple[str, str, dict[str, Any], np.ndarray | None]]:
+        """(id, document, metadata, embedding if included) of every stored chunk (matching `where`), in pages."""
+        out: list[tuple[str, str, dict[str, Any], np.ndarray | None]] = []
         offset = 0
         while True:
             got = self._call("read", lambda o=offset: self._col().get(
                 include=include, limit=READ_PAGE, offset=o, where=where))
             ids = got["ids"]
             docs = got.get("documents") or [""] * len(ids)
-            out.extend((cid, doc or "", dict(meta or {})) for cid, doc, meta in zip(ids, docs, got["metadatas"],
-                                                                                    strict=False))
+            embs = got.get("embeddings")
+            embs = [None] * len(ids) if embs is None else [np.asarray(e, dtype=np.float32) for e in embs]
+            out.extend((cid, doc or "", dict(meta or {}), emb)
+                       for cid, doc, meta, emb in zip(ids, docs, got["metadatas"], embs, strict=False))
             if len(ids) < READ_PAGE:
                 return out
             offset += READ_PAGE
@@ -239,23 +242,28 @@ class Store:
     def chunks(self, text: bool = True) -> list[StoredChunk]:
         """Every stored chunk (without its passage when `text` is False: cheaper, for change detection)."""
         rows = self._pages(["metadatas", "documents"] if text else ["metadatas"])
-        return [_chunk(cid, doc, meta) for cid, doc, meta in rows]
+        return [_chunk(cid, doc, meta) for cid, doc, meta, _ in rows]
 
     def papers(self) -> dict[str, Paper]:
         """paper_id → the paper's record, read from its first chunk (which carries the paper's metadata)."""
-        return {p.paper_id: p for _, _, meta in self._pages(["metadatas"], where={"ordinal": 0})
+        return {p.paper_id: p for _, _, meta, _ in self._pages(["metadatas"], where={"ordinal": 0})
                 if (p := _paper(meta)) is not None}
 
-    def contents(self) -> tuple[list[StoredChunk], dict[str, Paper]]:
-        """Chunks and papers in one pass over the collection (what the retrieval state is built from)."""
+    def contents(self, embeddings: bool = False
+                 ) -> tuple[list[StoredChunk], dict[str, Paper], dict[str, np.ndarray] | None]:
+        """Chunks, papers and (when asked) every chunk's embedding, in one pass over the collection (what the
+        retrieval state is built from)."""
         chunks: list[StoredChunk] = []
         papers: dict[str, Paper] = {}
-        for cid, doc, meta in self._pages(["metadatas", "documents"]):
+        vectors: dict[str, np.ndarray] | None = {} if embeddings else None
+        for cid, doc, meta, emb in self._pages(["metadatas", "documents", *(["embeddings"] if embeddings else [])]):
             c = _chunk(cid, doc, meta)
             chunks.append(c)
             if c.ordinal == 0 and (p := _paper(meta)) is not None:
                 papers[p.paper_id] = p
-        return chunks, papers
+            if vectors is not None and emb is not None:
+                vectors[cid] = emb
+        return chunks, papers, vectors
 
     def query(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
         """(chunk_id, cosine similarity) best first."""
@@ -266,15 +274,10 @@ class Store:
         return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0], strict=False)]
 
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
-        """chunk id → stored embedding, read in batches (SQLite bounds the ids of one query)."""
-        out: dict[str, np.ndarray] = {}
-        ids = list(ids)
-        for start in range(0, len(ids), 5000):
-            part = ids[start:start + 5000]
-            got = self._call("read", lambda p=part: self._col().get(ids=p, include=["embeddings"]))
-            out.update((cid, np.asarray(e, dtype=np.float32))
-                       for cid, e in zip(got["ids"], got["embeddings"], strict=False))
-        return out
+        if not ids:
+            return {}
+        got = self._call("read", lambda: self._col().get(ids=list(ids), include=["embeddings"]))
+        return {cid: np.asarray(e, dtype=np.float32) for cid, e in zip(got["ids"], got["embeddings"], strict=False)}
 
     # --- writes ---------------------------------------------------------------------------------------
     def delete_papers(self, paper_ids: Iterable[str]) -> None:
