@@ -99,7 +99,7 @@ class Judge:
 
     # --- names ----------------------------------------------------------------------------------------------
     def mentions(self, h: Hit, name: str) -> int:
-        return count_sequence(self.paper_tokens(h), name_tokens(name))
+        return _count_name(self.paper_tokens(h), name)
 
     def own_name(self, h: Hit, name: str) -> bool:
         """`name` is (the start of) one of the paper's own names: "NASNet" for "NASNet architecture"."""
@@ -115,7 +115,7 @@ class Judge:
         # Named once in the opening is a comparison or an example ("the same architecture as Mistral 7B"); a
         # paper about the thing comes back to it.
         opening = " ".join(split_sentences(h.paper.abstract if h.paper else h.text)[: self.settings.central_sentences])
-        return count_sequence(name_tokens(opening), name_tokens(name)) > 0 and self.mentions(h, name) >= 2
+        return _count_name(name_tokens(opening), name) > 0 and self.mentions(h, name) >= 2
 
     def papers_mentioning(self, name: str) -> list[str]:
         """Ids of the papers whose title or abstract contains `name`, over the whole collection (BM25's postings
@@ -235,6 +235,16 @@ class Judge:
             listed = ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else words[0]
             return f"None of the closest abstracts discusses {listed} together with the rest of the question.", words
         return "None of the indexed abstracts answers this question.", []
+
+
+def _count_name(tokens: list[str], name: str) -> int:
+    """How often `name` occurs in `tokens`; a combination of names ("CNN-RNN" for a stacked CNN and RNN) counts
+    as often as its rarest part when it never occurs joined."""
+    found = count_sequence(tokens, name_tokens(name))
+    parts = [p for p in name.split("-") if len(p) >= 2]
+    if found or len(parts) < 2 or not all(is_coined(p) for p in parts):
+        return found
+    return min(count_sequence(tokens, name_tokens(p)) for p in parts)
 
 
 _HEAD_END = re.compile(r",|\(|;|\s(?:where|which|that|i\.e\.|e\.g\.|such\s+as|like|including|for\s+example)\s|"

@@ -18,17 +18,23 @@ _ORIGIN = re.compile(r"\b(?:introduc|propos|invent|originat|first (?:describ|pre
                      r"coin)\w*\b", re.I)
 _SUBJECT_PREFIX = re.compile(
     r"^\s*(?:(?:what|who)\s+(?:is|are|was|were|does|do|did)|how\s+(?:does|do|did|is|are|was|were|can|could|would|has|have)|"
-    r"(?:what|which|how\s+many|how\s+much)(?:\s+[\w-]+){1,3}\s+(?:does|do|did|is|are|was|were|has|have)|"
+    r"(?:what|which|how\s+many|how\s+much)(?:\s+[\w-]+){1,5}\s+(?:does|do|did|is|are|was|were|has|have)|"
     r"(?:tell\s+me\s+about|explain|describe|summari[sz]e)|"
     r"(?:which|what)\s+(?:papers?|works?|study|studies|articles?)\s+(?:first\s+)?"
     r"(?:introduc|propos|present|invent)(?:ed|es|e|ing)|"
     r"(?:is|are)\s+there\s+(?:an?\s+|any\s+)?(?:papers?|works?|study|studies|research|articles?)\s+"
+    r"(?:(?:here|in\s+the\s+collection)\s+)?"
     r"(?:on|about|into|regarding))"
     r"\s+(?:(?:the|an?|original|first|new|proposed)\s+)*", re.I)
 # The end of a subject phrase: the verb or preposition after it ("speculative decoding | with a draft model").
 _SUBJECT_END = re.compile(r"\s(?:does|do|did|is|are|was|were|can|could|would|has|have|with|in|on|for|to|from|by|"
                           r"of|and|or|that|which|when|where|after|before|compared?|work|achieve|reach|report|use|"
                           r"perform|train|speed|improve|handle)\b|[,?;:(]", re.I)
+_SIZE = re.compile(r"^[\d.]+[kmbt]?-(?:parameters?|params?|layers?|billion|million)$", re.I)  # "1.5B-parameter"
+MODIFIERS_BEFORE_NAME = 2
+_GENERIC_HEAD = re.compile(r"(?:model|architecture|network|optimi[sz]er|method|system|algorithm|framework|approach|"
+                           r"paper|variant|family)s?$", re.I)
+_LEADING_AMOUNT = re.compile(r"^\d+(?:\.\d+)?[kmbt]\s+(?=\S)", re.I)
 FACT_CUES = {
     "dataset": re.compile(r"\b(?:which|what)\s+(?:\w+\s+){0,2}(?:datasets?|benchmarks?|corpus|corpora|data)\b", re.I),
     "number": re.compile(r"\b(?:how\s+(?:many|much|fast|large|big|small|long)|what\s+(?:\w+\s+){0,2}"
@@ -77,14 +83,30 @@ def subjects(question: str, names: list[str]) -> list[str]:
     if not phrase:
         return []
     head = phrase.split()[0]
-    if re.search(r"-[a-z]+$", head.replace("'s", "")):  # "ColBERT-style", "BERT-based"
+    if re.search(r"-[a-z]+$", head.replace("'s", "")) and not _SIZE.match(head):  # "ColBERT-style", "BERT-based"
         return []
-    return [n for n in names if phrase.startswith(n) or phrase.lower().startswith(n.lower())][:1]
+    opening = [n for n in names if phrase.startswith(n) or phrase.lower().startswith(n.lower())][:1]
+    if opening:
+        return opening
+    # A name after a size or an adjective is still what the phrase is about: "the 1.5B-parameter GPT-2 model",
+    # "the original Transformer model" (not after "-style"/"-based" words, which the name only modifies).
+    # Only when the name heads the phrase, alone or before a generic noun: in "the multilayer LSTM encoder-decoder"
+    # LSTM describes what the question is about.
+    words = phrase.split()
+    for n in names:
+        at = next((i for i in range(1, MODIFIERS_BEFORE_NAME + 1) if " ".join(words[i:]).startswith(n)), None)
+        if at is not None and not any(re.search(r"-[a-z]+$", w) and not _SIZE.match(w) for w in words[:at]):
+            after = words[at + len(n.split()):]
+            if not after or _GENERIC_HEAD.match(after[0]):
+                return [n]
+    return []
+
 
 
 def focus_of(question: str, mid_sentence: bool = False) -> Focus:
     """`mid_sentence`: `question` is a part of one (a compared side), so a capitalised first word is a name."""
-    found = find_names(question, mid_sentence)
+    # "the 7B-parameter Mixtral model" is found as "7B Mixtral": the size is not part of the name
+    found = list(dict.fromkeys(_LEADING_AMOUNT.sub("", n) for n in find_names(question, mid_sentence)))
     given = examples(question, found)
     names = [n for n in found if n not in given]
     cue = _ORIGIN.search(question)
@@ -94,7 +116,10 @@ def focus_of(question: str, mid_sentence: bool = False) -> Focus:
         # what is introduced is named right after the verb ("..., also introducing ScheduledDropPath"), else first
         after = [n for n in names if (at := question.find(n, cue.end())) >= 0
                  and len(question[cue.end(): at].split()) <= 3]
-        subj = after[:1] or names[:1]
+        # else the name before the verb ("In which paper was ResNet proposed?"); a name far after it is a detail of
+        # what was introduced ("the work that proposes drawing a random subset ... on ImageNet")
+        before = [n for n in names if 0 <= question.find(n) < cue.start()]
+        subj = after[:1] or before[-1:]
     fact = next((kind for kind, cue in FACT_CUES.items() if cue.search(question)), None)
     quoted = tuple(n for n in quoted_names(question) if n in names)
     return Focus(tuple(names), tuple(subj), quoted, subject_phrase(question), frozenset(content_terms(question)),

@@ -22,21 +22,29 @@ _COMPARE_CUES = re.compile(
     r"build(?:s)?\s+on|relate(?:s)?\s+to|how\s+does\s+each|each\s+(?:one|of\s+them)|both|"
     r"(?:\w+er|more\s+\w+|less\s+\w+)\s+than)\b", re.I)
 _EXPLICIT_COMPARE = re.compile(r"\b(compare|contrast|differ|differs|versus|vs\.?)\b", re.I)
-# Ordered from most to least specific; each captures the two sides.
-_SPLITTERS = [
-    re.compile(r"^(?P<a>.+?)\s+(?:vs\.?|versus)\s+(?P<b>.+)$", re.I),
-    re.compile(r"(?:differences?|distinction)\s+between\s+(?P<a>.+?)\s+and\s+(?P<b>.+)$", re.I),
+# Ordered from most to least specific; each captures the two sides. True: the frame marks where both sides end
+# ("differences between ... and", "how does ... differ from"), so a side may be a long description.
+_SPLITTERS: list[tuple[re.Pattern[str], bool]] = [
+    (re.compile(r"^(?P<a>.+?)\s+(?:vs\.?|versus)\s+(?P<b>.+)$", re.I), False),
+    (re.compile(r"(?:differences?|distinction)\s+between\s+(?P<a>.+?)\s+and\s+(?P<b>.+)$", re.I), True),
     # "How do A and B compare (on X)?": X is what they are compared on, not a side
-    re.compile(r"how\s+(?:does|do|did)\s+(?P<a>.+?)\s+and\s+(?P<b>.+?)\s+(?:compare|differ|relate|each|both)\b", re.I),
-    re.compile(r"(?:compare|contrast)\s+(?!(?:with|to|against|as|on|in)\b)(?P<a>.+?)\s+(?:with|to|and|against)\s+(?P<b>.+)$",
-               re.I),
-    re.compile(r"how\s+(?:does|do|did)\s+(?P<a>.+?)\s+(?:differ\s+from|build\s+(?:on|upon)|improve\s+(?:on|upon|over)|"
-               r"relate\s+to|compare\s+(?:to|with))\s+(?P<b>.+)$", re.I),
-    re.compile(r"^(?P<a>.+?)\s+and\s+(?P<b>.+?)\s*:\s*.+$", re.I),
-    re.compile(r"^(?P<a>.+?)\s+(?:compared\s+(?:to|with))\s+(?P<b>.+)$", re.I),
+    (re.compile(r"how\s+(?:does|do|did)\s+(?P<a>.+?)\s+and\s+(?P<b>.+?)\s+(?:compare|differ|relate|each|both)\b",
+                re.I), True),
+    (re.compile(r"(?:compare|contrast)\s+(?!(?:with|to|against|as|on|in)\b)(?P<a>.+?)\s+(?:with|to|and|against)\s+(?P<b>.+)$",
+                re.I), False),
+    (re.compile(r"how\s+(?:does|do|did)\s+(?P<a>.+?)\s+(?:differ\s+from|build\s+(?:on|upon)|improve\s+(?:on|upon|over)|"
+                r"relate\s+to|compare\s+(?:to|with))\s+(?P<b>.+)$", re.I), True),
+    (re.compile(r"^(?P<a>.+?)\s+and\s+(?P<b>.+?)\s*:\s*.+$", re.I), False),
+    (re.compile(r"^(?P<a>.+?)\s+(?:compared\s+(?:to|with))\s+(?P<b>.+)$", re.I), False),
     # "Is MUVERA faster than PLAID for multi-vector retrieval?": what follows the second side is the setting
-    re.compile(r"^(?:is|are|was|were|does|do|did)\s+(?!there\b|any\b)(?P<a>.+?)\s+(?:(?:more|less)\s+)?\w+(?:er)?\s+than\s+"
-               r"(?P<b>.+?)(?:\s+(?:for|on|at|in|when|with)\s+.+)?$", re.I),
+    (re.compile(r"^(?:is|are|was|were|does|do|did)\s+(?!there\b|any\b)(?P<a>.+?)\s+(?:(?:more|less)\s+)?\w+(?:er)?\s+than\s+"
+                r"(?P<b>.+?)(?:\s+(?:for|on|at|in|when|with)\s+.+)?$", re.I), False),
+    # "Both the 'X' paper and the Y paper analyze ...": each side ends at its "paper"
+    (re.compile(r"^both\s+(?P<a>.+?)(?:\s+(?:paper|work|study))?\s+and\s+(?P<b>.+?)\s+(?:paper|work|study)s?\b.*$",
+                re.I), True),
+    # "One paper uses X; another questions Y. Contrast the two."
+    (re.compile(r"^(?:one|the\s+first)\s+(?:paper|work|study)\s+(?P<a>.+?)\s*[;,]\s+(?:another|the\s+other|a\s+second)"
+                r"(?:\s+(?:one|paper|work|study))?\s+(?P<b>.+?)\s*[.;]\s+.+$", re.I), True),
 ]
 _SIDE_TRIM = re.compile(r"^(?:the\s+|a\s+|an\s+|paper\s+on\s+|papers?\s+|approach\s+of\s+)+|"
                         # the rest of the question after a side: "SEGNO: how do these two ...", "X, and why"
@@ -46,6 +54,9 @@ _SIDE_TRIM = re.compile(r"^(?:the\s+|a\s+|an\s+|paper\s+on\s+|papers?\s+|approac
                         r"as\s+(?:ways?|approaches|methods|means|techniques|tools))\s+.*$", re.I)
 _QUOTED_SPAN = re.compile(r"(?:^|(?<=\s))[\"“‘'][^\"“”‘’]{3,120}?(?:[\"”’']|$)")  # its closing quote may be trimmed
 MAX_SIDE_WORDS = 10  # a side names or describes one paper; longer "sides" are clauses of a lookup question
+# ... except after an explicit frame ("How does <A> differ from <B>?", "differences between <A> and <B>"), where a
+# side may be a whole description ("the framework that unifies MoEs and product-key memories as ...")
+MAX_FRAMED_SIDE_WORDS = 20
 _LIST_SPLIT = re.compile(r",\s*(?:and\s+)?|\s+and\s+|\s+(?:vs\.?|versus)\s+", re.I)
 _CHAIN_SPLIT = re.compile(r"\s+(?:vs\.?|versus)\s+", re.I)
 _PRONOUN_SIDE = re.compile(r"^(?:their|its|his|her|these|those|them|they|it)\b", re.I)
@@ -95,7 +106,7 @@ def split_sides(query: str) -> list[str]:
     """The compared items of a comparison question ("A vs B", "compare A with B", "A, B and C"), or []."""
     q = query.strip().rstrip("?.! ")
     q = re.sub(r"^(?:please\s+|can\s+you\s+|could\s+you\s+)", "", q, flags=re.I)
-    for pat in _SPLITTERS:
+    for pat, framed in _SPLITTERS:
         m = pat.search(q)
         if m:
             sides = []
@@ -107,7 +118,8 @@ def split_sides(query: str) -> list[str]:
                           if i == 0 or not _CLAUSE_ITEM.match(x.strip())]
             sides = [re.sub(r"^(?:how\s+does\s+|what\s+is\s+|is\s+)", "", s, flags=re.I) for s in sides]
             sides = [s for s in sides if len(s) >= 2]
-            if any(len(_QUOTED_SPAN.sub("Q", s).split()) > MAX_SIDE_WORDS for s in sides):  # a quoted title: 1 word
+            limit = MAX_FRAMED_SIDE_WORDS if framed else MAX_SIDE_WORDS
+            if any(len(_QUOTED_SPAN.sub("Q", s).split()) > limit for s in sides):  # a quoted title: 1 word
                 continue  # a clause, not a paper: "... to compare problem difficulty, e.g. pendulum vs. MNIST"
             if any(_PRONOUN_SIDE.match(s) for s in sides):
                 continue  # "how do their goals and designs differ": what is compared, not the papers

@@ -13,8 +13,10 @@ from .aliases import AliasMatch
 from .index_state import IndexState
 from .plan import Side
 from .settings import Settings
+from .text import name_tokens
 from .types import Hit
 
+SIDE_TITLE_WINDOW = 3  # a side is matched to a paper by its title's head among this many of its best papers
 MAX_SIDES = 6  # "compare A, B, C, ...": more sides than this are answered by the whole-question ranking
 
 
@@ -171,10 +173,22 @@ def assemble_comparison(whole: Sequence[Hit], sides: Sequence[Side],
     taken: set[str] = set()
     for side in list(sides)[:MAX_SIDES]:
         named_hits = [whole_by_id[m.paper_id] for m in side.named if use_names and m.paper_id in whole_by_id]
-        for h in named_hits or rank_side(side):
+        for h in named_hits or title_led(side.label, rank_side(side)):
             if h.paper_id not in taken:
                 taken.add(h.paper_id)
                 picked.append(replace(h, side=side.label))
                 break
     rest = [h for h in whole if h.paper_id not in taken]
     return (picked + rest)[: max(k, len(picked))]
+
+
+def title_led(label: str, hits: Sequence[Hit], within: int = SIDE_TITLE_WINDOW) -> list[Hit]:
+    """`hits` with, first, the one among the best `within` whose title opens with what the side opens with: "the
+    neural tangent kernel view of wide networks" is the paper titled "Neural Tangent Kernel: ...", even where that
+    term is too common to be the paper's name and another paper ranks a little higher."""
+    want = name_tokens(label)
+    for i, h in enumerate(hits[:within]):
+        head = name_tokens(h.title.split(":", 1)[0]) if ":" in h.title else []
+        if len(head) >= 2 and want[: len(head)] == head:
+            return [h, *hits[:i], *hits[i + 1:]]
+    return list(hits)

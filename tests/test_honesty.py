@@ -190,6 +190,56 @@ def test_covered__acronyms_of_title_words_and_hyphenated_plain_words(engine, que
     assert not ans.abstained and cited(ans)[0] == title and ans.reason is None
 
 
+# --- from unseen set D (its first run): what a question is about, after a size or an adjective -----------------
+@pytest.mark.parametrize("question, reason", [
+    # the name after a size is the subject; the size is not part of the name
+    ("What zero-shot accuracy did the 1.5B-parameter GPT-2 model report on LAMBADA?",
+     "No abstract in the collection mentions GPT-2 or LAMBADA."),
+    # a long "How much ... does" opening still finds the subject after "does"
+    ("How much memory per GPU does the ZeRO optimizer in DeepSpeed save?",
+     "No abstract in the collection mentions ZeRO or DeepSpeed."),
+])
+def test_not_covered__the_subject_after_a_size_or_a_long_opening(engine, question, reason):
+    ans = engine.ask(question)
+    assert ans.abstained and cited(ans) == [] and ans.reason == reason
+
+
+@pytest.mark.parametrize("question, title", [
+    # a size before a name the collection has does not make it a new name
+    ("How does the 7B-parameter Mixtral model route tokens?", MIXTRAL),
+    # "CNN-RNN" is the abstract's CNN and RNN together
+    ("Which dataset is the stacked CNN-RNN music emotion model evaluated on?",
+     "Stacked Convolutional and Recurrent Neural Networks for Music Emotion Recognition"),
+    # what "the paper that proposes" introduces is a description; ImageNet, far after it, is a detail
+    ("In the paper that proposes drawing a fresh random subset of the data every epoch instead of pruning the "
+     "dataset, what speed-up is reported on ImageNet?",
+     "Repeated Random Sampling for Minimizing the Time-to-Accuracy of Learning"),
+])
+def test_covered__sizes_combined_names_and_details_after_proposes(engine, question, title):
+    ans = engine.ask(question)
+    assert not ans.abstained and cited(ans)[0] == title and ans.reason is None, (ans.reason, cited(ans))
+
+
+@pytest.mark.parametrize("question, titles", [
+    # a side may be a long description after "relate to"
+    ("How does Mixtral's sparse mixture-of-experts design relate to the work that unifies MoEs and product-key "
+     "memories as approximations of two-layer feedforward blocks?",
+     [MIXTRAL, "Approximating Two-Layer Feedforward Networks for Efficient Transformers"]),
+    # a side that opens with a paper's title head is that paper, though the term is too common to be its name
+    ("Compare the neural tangent kernel view of infinitely wide networks with the feature-learning infinite-width "
+     "parametrization.", ["Neural Tangent Kernel: Convergence and Generalization in Neural Networks",
+                          "Feature Learning in Infinite-Width Neural Networks"]),
+    ("Both the 'SGD finds then tunes features' paper and the random feature amplification paper analyze "
+     "two-layer ReLU networks on XOR-type data. How do their findings differ?",
+     ["SGD Finds then Tunes Features in Two-Layer Neural Networks with near-Optimal Sample Complexity: A Case "
+      "Study in the XOR problem",
+      "Random Feature Amplification: Feature Learning and Generalization in Neural Networks"]),
+])
+def test_comparison__every_described_side_is_cited(engine, question, titles):
+    ans = engine.ask(question)
+    assert not ans.abstained and cited(ans)[: len(titles)] == titles, cited(ans)
+
+
 def test_topic__the_phenomenon_of_is_an_elaboration(engine):
     ans = engine.ask("Which papers study the grokking phenomenon of delayed generalization?")
     assert not ans.abstained and ans.reason is None

@@ -90,6 +90,25 @@ def test_split_sides__table(question, sides):
     assert split_sides(question) == sides
 
 
+@pytest.mark.parametrize("question, sides", [
+    # after an explicit frame a side may be a whole description, longer than a name
+    ("How does the idea of sparse subnetworks that train well from their original random initialization differ "
+     "from finding high-performing sparse subnetworks inside pre-trained models without any weight training?",
+     ["idea of sparse subnetworks that train well from their original random initialization",
+      "finding high-performing sparse subnetworks inside pre-trained models without any weight training"]),
+    ("Both the 'SGD finds then tunes features' paper and the random feature amplification paper analyze XOR data. "
+     "How do their findings differ?", ["SGD finds then tunes features", "random feature amplification"]),
+    ("One paper uses a sharpness-aware optimizer to train ViTs; another questions whether flatness explains "
+     "generalization. Contrast the two.",
+     ["uses a sharpness-aware optimizer to train ViTs", "questions whether flatness explains generalization"]),
+    # without a frame, a long "side" is still a clause of a lookup question
+    ("Which method is better for long documents with many tables and figures in scanned pages vs. the plain "
+     "text extraction baseline?", []),
+])
+def test_split_sides__framed_descriptions(question, sides):
+    assert split_sides(question) == sides
+
+
 def test_split_sides__a_quoted_title_counts_as_one_word():
     sides = split_sides("Compare the associative memory of 'Hopfield Networks is All You Need' with the dense Hebbian "
                         "networks analysed via statistical mechanics")

@@ -16,6 +16,7 @@ from rag.rank import (
     rank_papers,
     rrf,
     select_topic,
+    title_led,
     unit_range,
     zscore,
 )
@@ -140,3 +141,14 @@ def test_topic_head_and_name_helpers():
     assert defines_acronym("How do E(n)-equivariant graph neural networks (EGNN) update coordinates?", "EGNN")
     assert not defines_acronym("How does X use RAG?", "RAG")
     assert not defines_acronym("How does the new retriever (RAG) work?", "RAG")
+
+
+def test_title_led__a_side_opening_with_a_title_head_takes_that_paper_among_the_best_few():
+    wide = Hit("w", "Wide and Deep Neural Networks Achieve Optimality for Classification", 1.0, "t")
+    ntk = Hit("n", "Neural Tangent Kernel: Convergence and Generalization in Neural Networks", 0.97, "t")
+    other = Hit("o", "Feature Learning in Infinite-Width Neural Networks", 0.9, "t")
+    label = "neural tangent kernel view of infinitely wide networks"
+    assert [h.paper_id for h in title_led(label, [wide, ntk, other])] == ["n", "w", "o"]
+    # only among the best `within`, and only a title head of two words or more
+    assert [h.paper_id for h in title_led(label, [wide, other, ntk], within=2)] == ["w", "o", "n"]
+    assert [h.paper_id for h in title_led("feature learning at width", [wide, other])] == ["w", "o"]
