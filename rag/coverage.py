@@ -29,6 +29,7 @@ from .text import (
     CONTENT_STOPWORDS,
     common_english,
     content_terms,
+    count_name,
     count_sequence,
     defines_acronym,
     is_coined,
@@ -38,6 +39,7 @@ from .text import (
     split_sentences,
     stem,
     terms,
+    topic_head,
 )
 from .text import words as words_of
 from .types import Hit
@@ -99,7 +101,7 @@ class Judge:
 
     # --- names ----------------------------------------------------------------------------------------------
     def mentions(self, h: Hit, name: str) -> int:
-        return _count_name(self.paper_tokens(h), name)
+        return count_name(self.paper_tokens(h), name)
 
     def own_name(self, h: Hit, name: str) -> bool:
         """`name` is (the start of) one of the paper's own names: "NASNet" for "NASNet architecture"."""
@@ -115,7 +117,7 @@ class Judge:
         # Named once in the opening is a comparison or an example ("the same architecture as Mistral 7B"); a
         # paper about the thing comes back to it.
         opening = " ".join(split_sentences(h.paper.abstract if h.paper else h.text)[: self.settings.central_sentences])
-        return _count_name(name_tokens(opening), name) > 0 and self.mentions(h, name) >= 2
+        return count_name(name_tokens(opening), name) > 0 and self.mentions(h, name) >= 2
 
     def papers_mentioning(self, name: str) -> list[str]:
         """Ids of the papers whose title or abstract contains `name`, over the whole collection (BM25's postings
@@ -213,6 +215,18 @@ class Judge:
                            for p in pids)
         return False
 
+    def absent(self, name: str) -> bool:
+        """A name no abstract contains: coined ("TabPFN") or of capitalised words ("Long Range Arena")."""
+        return self.absent_name(name) if is_coined(name) else self.absent_proper_name(name)
+
+    def absent_proper_name(self, name: str) -> bool:
+        """A name of capitalised words ("Long Range Arena", "Git Re-Basin") that no title or abstract contains,
+        singular or plural ("Gaussian Processes" is there as "Gaussian process")."""
+        parts = re.findall(r"[A-Za-z0-9]+", name)
+        if is_coined(name) or len(parts) < 2 or not all(p[0].isupper() or p[0].isdigit() for p in parts):
+            return False
+        return not self.papers_mentioning(name) and not self.papers_mentioning(re.sub(r"(?<=\w)e?s\b", "", name))
+
     # --- reasons --------------------------------------------------------------------------------------------
     def name_reason(self, name: str, focus: Focus) -> str:
         pids = self.papers_mentioning(name)
@@ -237,33 +251,6 @@ class Judge:
         return "None of the indexed abstracts answers this question.", []
 
 
-def _count_name(tokens: list[str], name: str) -> int:
-    """How often `name` occurs in `tokens`; a combination of names ("CNN-RNN" for a stacked CNN and RNN) counts
-    as often as its rarest part when it never occurs joined."""
-    found = count_sequence(tokens, name_tokens(name))
-    parts = [p for p in name.split("-") if len(p) >= 2]
-    if found or len(parts) < 2 or not all(is_coined(p) for p in parts):
-        return found
-    return min(count_sequence(tokens, name_tokens(p)) for p in parts)
-
-
-_HEAD_END = re.compile(r",|\(|;|\s(?:where|which|that|i\.e\.|e\.g\.|such\s+as|like|including|for\s+example)\s|"
-                       r"(?:(?<=phenomenon)|(?<=phenomena)|(?<=problem)|(?<=effect)|(?<=notion))\s+of\s",
-                       re.I)
-
-
-_MODIFIER_TAIL = re.compile(r"-(?:style|like|based|type|wise|level|aware|free|oriented|driven|related|inspired)\b",
-                            re.I)
-
-
-def topic_head(topic: str) -> str:
-    """What a topic is, before its elaboration: "grokking, where generalization arrives late" → "grokking", "the
-    grokking phenomenon of delayed generalization" → "the grokking phenomenon"; modifier tails go too
-    ("Hopfield-style" → "Hopfield")."""
-    m = _HEAD_END.search(topic)
-    return _MODIFIER_TAIL.sub("", topic[: m.start()] if m else topic)
-
-
 def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit], settings: Settings,
            focus: Focus | None = None) -> Coverage:
     """Which of `hits` are evidence for `question`, and if none (or not all sides) are, why."""
@@ -277,18 +264,18 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
         return _comparison(judge, focus, plan, hits, settings)
     # A coined name the question uses ("What does WaveNet use ...?") that no abstract contains: whatever else
     # matches, the collection does not say anything about it.
-    absent = [n for n in focus.names if is_coined(n) and judge.absent_name(n)]
+    absent = [n for n in focus.names if judge.absent(n)]
     absent_reason = f"No abstract in the collection mentions {' or '.join(absent[:3])}." if absent else None
     # An absent name the question is about (its subject, a quoted name, "which paper introduced X?", a topic's
     # name) means the collection says nothing about it. An absent name that is a detail of a description ("...
     # policies trained on small TSP instances ...") does not: the rest of the question may still be answered,
     # as long as it passes every check below, and the answer says which name no abstract has.
-    if absent and (plan.kind == "topic" or focus.origin or any(
+    detail_terms = set().union(*(content_terms(n) for n in absent))
+    wanted = set(focus.terms) - detail_terms
+    if absent and (plan.kind == "topic" or focus.origin or len(wanted) < settings.detail_min_terms or any(
             n in focus.subjects or n in focus.quoted or defines_acronym(question, n)
             for n in absent)):
         return Coverage(False, [], absent_reason, absent[:3])
-    detail_terms = set().union(*(content_terms(n) for n in absent))
-    wanted = set(focus.terms) - detail_terms
     # What the question is about must exist in the collection: a topic's head ("knowledge graph embeddings") or
     # the subject of "How does speculative decoding ...". A word no abstract uses means no paper is about it.
     # (Of a subject phrase only its first words: "graph neural networks cope with ..." ends in its verb.)
@@ -337,6 +324,8 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
             where = (" (" + "; ".join(f"“{t}”" for t in mentioning) + ")") if mentioning else ""
             return Coverage(False, [], f"No paper in the collection is about {head.strip()}; “{word}” appears only "
                             f"in passing{where}.", [head.strip()])
+    if absent:  # the rest of the question must be well covered to be answered without the name
+        evidence = [h for h in evidence if judge.term_coverage(h, wanted) >= settings.partial_min_coverage]
     if evidence and absent:
         return Coverage(True, evidence, f"{absent_reason} The answer draws on the papers that match the rest of the "
                         "question.", absent[:3], partial=True)
@@ -367,6 +356,10 @@ def _comparison(judge: Judge, focus: Focus, plan: QueryPlan, hits: Sequence[Hit]
         # in a described side are details.
         label = re.sub(r"^(?:the|an?)\s+", "", side.label, flags=re.I)
         names = [n for n in side_focus.names if label.lower().startswith(n.lower())][:1]
+        if names and judge.absent(names[0]):  # "TabPFN performance on small tabular data": no abstract has it
+            missing.append(side.label)
+            reasons.append(f"No abstract in the collection mentions {names[0]}.")
+            continue
         if names and len(content_terms(label[len(names[0]):])) > SIDE_NAME_WORDS:
             names = []  # a description that starts with a name ("the LSTM encoder-decoder approach to ...")
         wanted = set(side_focus.terms)
@@ -394,7 +387,7 @@ def _comparison(judge: Judge, focus: Focus, plan: QueryPlan, hits: Sequence[Hit]
         f = focus_of(h.side or "", mid_sentence=not plan.query.lstrip(" \"'“‘").startswith(h.side or ""))
         if f.names:
             return judge.titled(h, f.names[0])
-        return h.named_as is not None or judge.term_coverage(h, set(f.terms)) >= settings.partial_min_coverage
+        return h.named_as is not None or judge.centrality(h, set(f.terms)) >= settings.partial_min_coverage
 
     strong_sides = [h for h in evidence if strong(h)]
     if len(strong_sides) < len(evidence) or not evidence:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .text import content_terms, find_names, quoted_names
+from .text import content_terms, find_names, quoted_names, split_sentences
 
 # Names after these are examples ("such as Informer or PatchTST"): not required of the evidence.
 _EXAMPLES = re.compile(r"\b(?:e\.g\.|i\.e\.|for\s+example|for\s+instance|such\s+as|like|including)\s", re.I)
@@ -22,16 +22,34 @@ _SUBJECT_PREFIX = re.compile(
     r"(?:tell\s+me\s+about|explain|describe|summari[sz]e)|"
     r"(?:which|what)\s+(?:papers?|works?|study|studies|articles?)\s+(?:first\s+)?"
     r"(?:introduc|propos|present|invent)(?:ed|es|e|ing)|"
-    r"(?:is|are)\s+there\s+(?:an?\s+|any\s+)?(?:papers?|works?|study|studies|research|articles?)\s+"
+    r"(?:is|are)\s+there\s+(?:an?\s+|any\s+)?(?:papers?|works?|study|studies|research|articles?|results?|"
+    r"experiments?|evaluations?|anything)\s+"
     r"(?:(?:here|in\s+the\s+collection)\s+)?"
     r"(?:on|about|into|regarding))"
     r"\s+(?:(?:the|an?|original|first|new|proposed)\s+)*", re.I)
+# "Can SparseGPT prune ...?", "does chain-of-thought prompting help ...?": the subject follows the auxiliary
+_YES_NO = re.compile(r"^\s*(?:can|could|does|do|did|is|are|was|were|will|would|has|have)\s+"
+                     r"(?!(?:there|any|anyone|anybody|someone|somebody|people|researchers|authors|papers?|works?|it|its|they|"
+                     r"their|this|that|these|those|you|we|i|one|such)\b)"
+                     r"(?:(?:the|an?)\s+)?", re.I)
+# A question that opens like a question (not a bare phrase); its subject, if any, is found by the patterns above
+_ASKS = re.compile(r"^\s*(?:what|which|who|whom|whose|how|why|where|when|is|are|was|were|can|could|does|do|did|"
+                   r"will|would|should|has|have|tell|explain|describe|summari[sz]e|list|find|show|give|compare|"
+                   r"contrast|papers?|works?|any|anything|i|we|please|in|on|for|among|from|according|besides|both|"
+                   r"one|the\s+(?:paper|work|study|first|other))\b", re.I)
+_TERSE_SPLIT = re.compile(r"\s+[—–-]{1,2}\s+|:\s+")
+TERSE_HEAD_WORDS = 8  # "<what it is about> — <a question>": a longer opening is a question of its own
+# words of a lead-in before a dash or colon ("ok, different question:"), not of what the question is about
+_LEAD_IN_WORDS = {"ok", "okay", "so", "now", "next", "then", "also", "and", "another", "other", "different", "new",
+                  "something", "else", "question", "topic", "unrelated", "switching", "gears", "changing", "subject",
+                  "btw", "by", "the", "way", "one", "more", "thing", "quick", "last", "follow", "up", "separately"}
 # The end of a subject phrase: the verb or preposition after it ("speculative decoding | with a draft model").
 _SUBJECT_END = re.compile(r"\s(?:does|do|did|is|are|was|were|can|could|would|has|have|with|in|on|for|to|from|by|"
                           r"of|and|or|that|which|when|where|after|before|compared?|work|achieve|reach|report|use|"
                           r"perform|train|speed|improve|handle)\b|[,?;:(]", re.I)
 _SIZE = re.compile(r"^[\d.]+[kmbt]?-(?:parameters?|params?|layers?|billion|million)$", re.I)  # "1.5B-parameter"
 MODIFIERS_BEFORE_NAME = 2
+_FUNCTION_WORDS = {"over", "than", "versus", "vs", "vs.", "against", "like", "as", "at", "via", "using", "under"}
 _GENERIC_HEAD = re.compile(r"(?:model|architecture|network|optimi[sz]er|method|system|algorithm|framework|approach|"
                            r"paper|variant|family)s?$", re.I)
 _LEADING_AMOUNT = re.compile(r"^\d+(?:\.\d+)?[kmbt]\s+(?=\S)", re.I)
@@ -67,10 +85,20 @@ def examples(question: str, names: list[str]) -> set[str]:
 def subject_phrase(question: str) -> str | None:
     """The words right after an opening like "How does", "What accuracy does", "Tell me about": what the
     question is about ("speculative decoding", "the LAMB optimizer"), or None."""
-    m = _SUBJECT_PREFIX.match(question)
-    if not m:
-        return None
-    rest = question[m.end():]
+    m = _SUBJECT_PREFIX.match(question) or _YES_NO.match(question)
+    if m:
+        rest = question[m.end():]
+    else:
+        # Terse forms: "FedAvg convergence on non-IID data — is there anything on that?", "membership inference
+        # attacks: can an adversary tell ...?", or a bare phrase ("K-FAC curvature for natural gradient training").
+        split = _TERSE_SPLIT.search(question)
+        head = question[: split.start()] if split else question
+        if split and set(re.findall(r"[a-z]+", head.lower())) <= _LEAD_IN_WORDS:  # "ok now something else: ..."
+            return subject_phrase(question[split.end():])
+        if _ASKS.match(head) or (split and len(head.split()) > TERSE_HEAD_WORDS) or (
+                not split and len(split_sentences(question)) > 1):  # "A and B both use X. How do they differ?"
+            return None
+        rest = head
     end = _SUBJECT_END.search(rest)
     phrase = rest[: end.start()] if end else rest
     return phrase.strip() or None
@@ -95,7 +123,8 @@ def subjects(question: str, names: list[str]) -> list[str]:
     words = phrase.split()
     for n in names:
         at = next((i for i in range(1, MODIFIERS_BEFORE_NAME + 1) if " ".join(words[i:]).startswith(n)), None)
-        if at is not None and not any(re.search(r"-[a-z]+$", w) and not _SIZE.match(w) for w in words[:at]):
+        if at is not None and not any((re.search(r"-[a-z]+$", w) and not _SIZE.match(w)) or w.lower() in _FUNCTION_WORDS
+                                      for w in words[:at]):
             after = words[at + len(n.split()):]
             if not after or _GENERIC_HEAD.match(after[0]):
                 return [n]

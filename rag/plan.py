@@ -13,9 +13,10 @@ _TOPIC = re.compile(
     r"(?:the\s+)?papers|(?:are\s+there\s+|find\s+|show\s+(?:me\s+)?)(?:any\s+)?papers|papers|"
     # "What does the collection say about X?": everything the collection has on X
     r"what\s+does\s+the\s+collection\s+(?:say|report|contain|have|tell\s+us)(?=\s+(?:about|on)\b))\b"
-    r"(?:\s+in\s+the\s+collection)?\s*(?:(?:that|which)\s+)?"
+    r"(?:\s+in\s+the\s+collection)?\s*(?:(?:that|which)\s+)?(?:(?:try|tries|aim|aims|attempt|attempts|seek|seeks)\s+to\s+)?"
     r"(?:study|studies|address|addresses|are\s+about|discuss|investigate|tackle|propose|use|apply|deal\s+with|"
-    r"focus\s+on|work\s+on|look\s+at|on|about|concern|cover|mention|consider|explore|examine|analy[sz]e)?\s*",
+    r"focus\s+on|work\s+on|look\s+at|on|about|concern|cover|mention|consider|explore|examine|analy[sz]e|explain|"
+    r"understand|model|predict|improve|measure)?\s*",
     re.I)
 _COMPARE_CUES = re.compile(
     r"\b(compare|compared|comparison|contrast|differ|differs|difference|differences|vs\.?|versus|"
@@ -30,8 +31,10 @@ _SPLITTERS: list[tuple[re.Pattern[str], bool]] = [
     # "How do A and B compare (on X)?": X is what they are compared on, not a side
     (re.compile(r"how\s+(?:does|do|did)\s+(?P<a>.+?)\s+and\s+(?P<b>.+?)\s+(?:compare|differ|relate|each|both)\b",
                 re.I), True),
+    # "Contrast the vision MLP papers: scaling plain MLPs, ResMLP, and RaftMLP": the list after the colon
+    (re.compile(r"^(?:compare|contrast)\s+[^:]{0,60}:\s+(?P<a>[^,]+?),\s+(?P<b>.+,.+|.+\s+and\s+.+)$", re.I), True),
     (re.compile(r"(?:compare|contrast)\s+(?!(?:with|to|against|as|on|in)\b)(?P<a>.+?)\s+(?:with|to|and|against)\s+(?P<b>.+)$",
-                re.I), False),
+                re.I), True),
     (re.compile(r"how\s+(?:does|do|did)\s+(?P<a>.+?)\s+(?:differ\s+from|build\s+(?:on|upon)|improve\s+(?:on|upon|over)|"
                 r"relate\s+to|compare\s+(?:to|with))\s+(?P<b>.+)$", re.I), True),
     (re.compile(r"^(?P<a>.+?)\s+and\s+(?P<b>.+?)\s*:\s*.+$", re.I), False),
@@ -118,6 +121,8 @@ def split_sides(query: str) -> list[str]:
                           if i == 0 or not _CLAUSE_ITEM.match(x.strip())]
             sides = [re.sub(r"^(?:how\s+does\s+|what\s+is\s+|is\s+)", "", s, flags=re.I) for s in sides]
             sides = [s for s in sides if len(s) >= 2]
+            if any(x.count("(") != x.count(")") for x in sides):
+                continue  # "A (found by pruning and resetting) differ from B": the "and" is inside A
             limit = MAX_FRAMED_SIDE_WORDS if framed else MAX_SIDE_WORDS
             if any(len(_QUOTED_SPAN.sub("Q", s).split()) > limit for s in sides):  # a quoted title: 1 word
                 continue  # a clause, not a paper: "... to compare problem difficulty, e.g. pendulum vs. MNIST"

@@ -116,6 +116,10 @@ class Settings(BaseSettings):
     partial_min_coverage: float = Field(0.5, description="A comparison with a side the collection lacks is answered "
                                         "for the other sides only when each of them is named or has at least this "
                                         "term coverage; else it is not covered.")
+    detail_min_terms: int = Field(10, description="A name no abstract contains is only a detail of a question "
+                                  "(answered from the rest, and reported) when the rest is a description of at least "
+                                  "this many content terms that the evidence covers by `partial_min_coverage`; a "
+                                  "shorter question (\"how do open LLMs score on MMLU?\") is about the name.")
     extractive_sentences: int = Field(3, description="Sentences quoted per paper in extractive answers.")
     support_threshold: float = Field(0.35, description="LLM mode: a cited sentence whose best lexical/embedding "
                                      "support in its cited passage is below this is marked unsupported.")

@@ -282,3 +282,30 @@ def spells_acronym(name: str, tokens: list[str]) -> bool:
     want = name.lower()
     words = [t for t in tokens if t.isalpha()]
     return any("".join(w[0] for w in words[i:i + len(want)]) == want for i in range(len(words) - len(want) + 1))
+
+
+def count_name(tokens: list[str], name: str) -> int:
+    """How often `name` occurs in `tokens`; a combination of names ("CNN-RNN" for a stacked CNN and RNN) counts
+    as often as its rarest part when it never occurs joined."""
+    found = count_sequence(tokens, name_tokens(name))
+    parts = [p for p in name.split("-") if len(p) >= 2]
+    if found or len(parts) < 2 or not all(is_coined(p) for p in parts):
+        return found
+    return min(count_sequence(tokens, name_tokens(p)) for p in parts)
+
+
+_HEAD_END = re.compile(r",|\(|;|\s(?:where|which|that|i\.e\.|e\.g\.|such\s+as|like|including|for\s+example)\s|"
+                       r"(?:(?<=phenomenon)|(?<=phenomena)|(?<=problem)|(?<=effect)|(?<=notion))\s+of\s",
+                       re.I)
+
+
+_MODIFIER_TAIL = re.compile(r"-(?:style|like|based|type|wise|level|aware|free|oriented|driven|related|inspired)\b",
+                            re.I)
+
+
+def topic_head(topic: str) -> str:
+    """What a topic is, before its elaboration: "grokking, where generalization arrives late" → "grokking", "the
+    grokking phenomenon of delayed generalization" → "the grokking phenomenon"; modifier tails go too
+    ("Hopfield-style" → "Hopfield")."""
+    m = _HEAD_END.search(topic)
+    return _MODIFIER_TAIL.sub("", topic[: m.start()] if m else topic)

@@ -240,6 +240,51 @@ def test_comparison__every_described_side_is_cited(engine, question, titles):
     assert not ans.abstained and cited(ans)[: len(titles)] == titles, cited(ans)
 
 
+# --- from unseen set E (its first run): terse questions, as researchers type them ------------------------------
+@pytest.mark.parametrize("question, reason", [
+    ("Can SparseGPT prune large language models in one shot?", "No abstract in the collection mentions SparseGPT."),
+    ("FedAvg on non-IID client data — anything on that?", "No abstract in the collection mentions FedAvg or IID."),
+    # a name of capitalised plain words that no abstract has
+    ("are there results on the Long Range Arena benchmark for efficient transformers?",
+     "No abstract in the collection mentions Long Range Arena."),
+    # a short question is about the name it has, even after "on"
+    ("how well do open LLMs do on the MMLU benchmark?", "No abstract in the collection mentions MMLU."),
+    # a compared side that opens with a name no abstract has is missing, and the other side is only mentioned
+    ("TabPFN accuracy on small tabular datasets compared to gradient-boosted trees?",
+     "No abstract in the collection mentions TabPFN."),
+])
+def test_not_covered__terse_questions_about_a_name_no_abstract_has(engine, question, reason):
+    ans = engine.ask(question)
+    assert ans.abstained and cited(ans) == [] and ans.reason == reason
+
+
+def test_terse__a_lead_in_before_a_colon_and_try_to_explain_are_not_the_subject(engine):
+    ans = engine.ask("ok, something else: knowledge distillation for fast textural anomaly detection")
+    assert not ans.abstained and cited(ans)[0].startswith("MixedTeacher : Knowledge Distillation")
+    ans = engine.ask("papers that try to explain grokking")
+    assert not ans.abstained and "Grokking as the Transition from Lazy to Rich Training Dynamics" in cited(ans)
+
+
+@pytest.mark.parametrize("question, titles", [
+    # the list after a colon: one side per item
+    ("Contrast the vision MLP papers: scaling plain MLPs as a test of inductive bias, ResMLP, and RaftMLP",
+     ["Scaling MLPs: A Tale of Inductive Bias", RESMLP, RAFTMLP]),
+    # an "and" inside parentheses does not split a side
+    ("How does the lottery ticket hypothesis (sparse subnetworks found by pruning and rewinding to init) differ "
+     "from lottery jackpots in pre-trained models?",
+     ["The Lottery Ticket Hypothesis: Finding Sparse, Trainable Neural Networks",
+      "Lottery Jackpots Exist in Pre-trained Models"]),
+    # "compare A with B" where B is a long description
+    ("Compare the Neural Tangent Kernel view of infinite-width training with the paper that changes the "
+     "parametrization so that features are learned in the infinite-width limit.",
+     ["Neural Tangent Kernel: Convergence and Generalization in Neural Networks",
+      "Feature Learning in Infinite-Width Neural Networks"]),
+])
+def test_comparison__lists_parentheses_and_long_descriptions(engine, question, titles):
+    ans = engine.ask(question)
+    assert not ans.abstained and cited(ans)[: len(titles)] == titles, cited(ans)
+
+
 def test_topic__the_phenomenon_of_is_an_elaboration(engine):
     ans = engine.ask("Which papers study the grokking phenomenon of delayed generalization?")
     assert not ans.abstained and ans.reason is None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from rag.aliases import AliasIndex
+from rag.focus import focus_of
 from rag.plan import plan_query, split_sides
 
 PAPERS = [
@@ -114,3 +115,20 @@ def test_split_sides__a_quoted_title_counts_as_one_word():
                         "networks analysed via statistical mechanics")
     assert sides == ["associative memory of 'Hopfield Networks is All You Need",
                      "dense Hebbian networks analysed via statistical mechanics"]
+
+
+@pytest.mark.parametrize("question, phrase, subjects", [
+    ("Can SparseGPT prune OPT-175B in one shot?", "SparseGPT prune OPT-175B", ("SparseGPT",)),
+    ("FedAvg convergence on non-IID data — is there anything on that?", "FedAvg convergence", ("FedAvg",)),
+    ("membership inference attacks: can an adversary tell?", "membership inference attacks", ()),
+    ("ok now something else: metric learning for zero-shot retrieval", "metric learning", ()),
+    ("What zero-shot perplexity did the 1.5B-parameter GPT-2 model report?", "1.5B-parameter GPT-2 model",
+     ("GPT-2",)),
+    ("What BLEU did the multilayer LSTM encoder-decoder get?", "multilayer LSTM encoder-decoder get", ()),
+    ("speedup over FlashAttention-2 when heads attend to shards?", "speedup over FlashAttention-2", ()),
+    ("Did anyone later tackle that routing problem?", None, ()),
+    ("NeuRBF and the location encoder both use sinusoids. How do they differ?", None, ()),
+])
+def test_focus__subject_phrase_of_terse_and_long_openings(question, phrase, subjects):
+    f = focus_of(question)
+    assert (f.subject_phrase, f.subjects) == (phrase, subjects)

@@ -129,8 +129,7 @@ def test_assemble_comparison__one_paper_per_side_first_then_the_rest():
 
 
 def test_topic_head_and_name_helpers():
-    from rag.coverage import topic_head
-    from rag.text import defines_acronym, name_tokens, spells_acronym
+    from rag.text import defines_acronym, name_tokens, spells_acronym, topic_head
 
     assert topic_head("the grokking phenomenon of delayed generalization") == "the grokking phenomenon"
     assert topic_head("detection of anomalies") == "detection of anomalies"  # "of" alone is not an elaboration
