@@ -26,6 +26,7 @@ from .index_state import IndexState
 from .plan import QueryPlan
 from .settings import Settings
 from .text import (
+    BARE_ACRONYM,
     CONTENT_STOPWORDS,
     common_english,
     content_terms,
@@ -175,8 +176,12 @@ class Judge:
     def passes(self, h: Hit, focus: Focus, wanted: set[str], required: Sequence[str], min_coverage: float,
                side: bool = False) -> bool:
         """Names as required, and enough of the terms."""
+        # A paper the question names passes on its name, unless the name is a bare acronym the question is not
+        # about: "the PDE residual" is not "Progressive Data Expansion (PDE)".
+        by_name = h.named_as is not None and not (
+            BARE_ACRONYM.fullmatch(h.named_as) and h.named_as not in focus.subjects)
         return self.name_problem(h, focus, required, side) is None and (
-            h.named_as is not None or self.term_coverage(h, wanted) >= min_coverage)
+            by_name or self.term_coverage(h, wanted) >= min_coverage)
 
     def unknown_terms(self, text: str) -> list[str]:
         """Words of `text` that no paper of the collection uses: none of their stems, or (for a technical word,
@@ -216,16 +221,13 @@ class Judge:
         return False
 
     def absent(self, name: str) -> bool:
-        """A name no abstract contains: coined ("TabPFN") or of capitalised words ("Long Range Arena")."""
-        return self.absent_name(name) if is_coined(name) else self.absent_proper_name(name)
-
-    def absent_proper_name(self, name: str) -> bool:
-        """A name of capitalised words ("Long Range Arena", "Git Re-Basin") that no title or abstract contains,
-        singular or plural ("Gaussian Processes" is there as "Gaussian process")."""
+        """A name no abstract contains: coined ("TabPFN"), or of capitalised words ("Long Range Arena", "Git
+        Re-Basin") in the singular or plural ("Gaussian Processes" is there as "Gaussian process")."""
+        if is_coined(name):
+            return self.absent_name(name)
         parts = re.findall(r"[A-Za-z0-9]+", name)
-        if is_coined(name) or len(parts) < 2 or not all(p[0].isupper() or p[0].isdigit() for p in parts):
-            return False
-        return not self.papers_mentioning(name) and not self.papers_mentioning(re.sub(r"(?<=\w)e?s\b", "", name))
+        return len(parts) >= 2 and all(p[0].isupper() or p[0].isdigit() for p in parts) and not (
+            self.papers_mentioning(name) or self.papers_mentioning(re.sub(r"(?<=\w)e?s\b", "", name)))
 
     # --- reasons --------------------------------------------------------------------------------------------
     def name_reason(self, name: str, focus: Focus) -> str:
@@ -262,14 +264,12 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
         return Coverage(False, [], "No paper in the collection matches this question.")
     if plan.kind == "comparative" and plan.sides:
         return _comparison(judge, focus, plan, hits, settings)
-    # A coined name the question uses ("What does WaveNet use ...?") that no abstract contains: whatever else
-    # matches, the collection does not say anything about it.
+    # A name no abstract contains that the question is about (its subject, a quoted name, "which paper introduced
+    # X?", a topic's name, or anything in a short question) means the collection says nothing about it. One that
+    # is a detail of a long description ("... policies trained on small TSP instances ...") does not: the rest
+    # may still be answered, if it passes every check below, and the answer says which name no abstract has.
     absent = [n for n in focus.names if judge.absent(n)]
     absent_reason = f"No abstract in the collection mentions {' or '.join(absent[:3])}." if absent else None
-    # An absent name the question is about (its subject, a quoted name, "which paper introduced X?", a topic's
-    # name) means the collection says nothing about it. An absent name that is a detail of a description ("...
-    # policies trained on small TSP instances ...") does not: the rest of the question may still be answered,
-    # as long as it passes every check below, and the answer says which name no abstract has.
     detail_terms = set().union(*(content_terms(n) for n in absent))
     wanted = set(focus.terms) - detail_terms
     if absent and (plan.kind == "topic" or focus.origin or len(wanted) < settings.detail_min_terms or any(
@@ -337,6 +337,8 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
     for name in required:
         if all(judge.name_problem(h, focus, [name]) == name for h in pool):
             return Coverage(False, [], judge.name_reason(name, focus), [name])
+    if head and pool and any(h.named_as for h in pool):  # found only by a name shared with something else
+        return Coverage(False, [], f"No paper in the collection is about {head.strip()}.", [head.strip()])
     reason, missing = judge.terms_reason(plan.topic or question, wanted, pool)
     return Coverage(False, [], reason, missing)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from .aliases import AliasIndex
 from .cleaning import normalize_title
-from .text import CONTENT_STOPWORDS, common_english, content_terms, is_coined
+from .text import BARE_ACRONYM, CONTENT_STOPWORDS, common_english, content_terms, is_coined
 
 _ANAPHORA = re.compile(
     r"\b(?P<first>the first( one)?|the former)\b|\b(?P<second>the second( one)?|the latter|the other( one)?)\b|"
@@ -102,9 +102,15 @@ def names_in_turn(text: str, aliases: AliasIndex) -> list[str]:
 def referents(history: Sequence[dict[str, str]], aliases: AliasIndex) -> list[str]:
     """Names from the most recent turn (user turns first) that names any paper."""
     turns = [t for t in history if isinstance(t, dict) and isinstance(t.get("content"), str)]
-    for turn in reversed(turns):
-        if turn.get("role") == "user":
-            names = names_in_turn(turn["content"], aliases)
+    for i in range(len(turns) - 1, -1, -1):
+        if turns[i].get("role") == "user":
+            names = names_in_turn(turns[i]["content"], aliases)
+            if names and all(BARE_ACRONYM.fullmatch(n) for n in names):
+                # "... for learning PDE solution maps?" names the paper whose acronym is PDE only by accident when
+                # the answer after it is about other papers: those are what "the two" means
+                answered = [n for t in turns[i + 1:] for n in names_in_turn(t["content"], aliases)]
+                if answered and not _papers(names, aliases) & _papers(answered, aliases):
+                    names = answered
             if names:
                 return names
     for turn in reversed(turns):
@@ -112,6 +118,10 @@ def referents(history: Sequence[dict[str, str]], aliases: AliasIndex) -> list[st
         if names:
             return names
     return []
+
+
+def _papers(names: Sequence[str], aliases: AliasIndex) -> set[str]:
+    return {m.paper_id for n in names for m in aliases.find(n)}
 
 
 SHORT_QUESTION = 12  # words: in a question this short, a pronoun anywhere points back

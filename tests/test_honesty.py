@@ -285,6 +285,24 @@ def test_comparison__lists_parentheses_and_long_descriptions(engine, question, t
     assert not ans.abstained and cited(ans)[: len(titles)] == titles, cited(ans)
 
 
+def test_a_shared_bare_acronym_is_not_evidence_by_itself(engine):
+    # "PDE" is also "Progressive Data Expansion (PDE)": a paper found by a bare acronym must match the question too
+    ans = engine.ask("How do physics-informed neural networks put the PDE residual into the training loss?")
+    assert ans.abstained and cited(ans) == []
+
+
+def test_followup__the_two_are_the_papers_the_answer_named_not_an_acronym_in_the_question(engine):
+    deeponet = ("DeepONet: Learning nonlinear operators for identifying differential equations based on the universal "
+                "approximation theorem of operators")
+    mgno = "MgNO: Efficient Parameterization of Linear Operators via Multigrid"
+    history = [{"role": "user", "content": "what neural operator architectures are there for learning PDE solution "
+                                           "maps?"},
+               {"role": "assistant", "content": f"'{deeponet}' uses a branch net and a trunk net [1]. '{mgno}' "
+                                                "parameterizes the operators with multigrid structures [2]."}]
+    ans = engine.ask("which of the two does away with the usual lifting and projection operators?", history=history)
+    assert not ans.abstained and sorted(cited(ans)[:2]) == sorted([deeponet, mgno])
+
+
 def test_topic__the_phenomenon_of_is_an_elaboration(engine):
     ans = engine.ask("Which papers study the grokking phenomenon of delayed generalization?")
     assert not ans.abstained and ans.reason is None
