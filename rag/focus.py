@@ -104,14 +104,15 @@ def subject_phrase(question: str) -> str | None:
     return phrase.strip() or None
 
 
-def subjects(question: str, names: list[str]) -> list[str]:
+def _modifier(word: str) -> bool:
+    """"ColBERT-style", "BERT-based": a word that makes what follows a kind of something (a size is not one)."""
+    return bool(re.search(r"-[a-z]+$", word.replace("'s", ""))) and not _SIZE.match(word)
+
+
+def subjects(phrase: str | None, names: list[str]) -> list[str]:
     """The name that opens the subject phrase (the question is about it), unless it only modifies the phrase
     ("ColBERT-style search" is about a kind of search)."""
-    phrase = subject_phrase(question)
-    if not phrase:
-        return []
-    head = phrase.split()[0]
-    if re.search(r"-[a-z]+$", head.replace("'s", "")) and not _SIZE.match(head):  # "ColBERT-style", "BERT-based"
+    if not phrase or _modifier(phrase.split()[0]):
         return []
     opening = [n for n in names if phrase.startswith(n) or phrase.lower().startswith(n.lower())][:1]
     if opening:
@@ -123,13 +124,11 @@ def subjects(question: str, names: list[str]) -> list[str]:
     words = phrase.split()
     for n in names:
         at = next((i for i in range(1, MODIFIERS_BEFORE_NAME + 1) if " ".join(words[i:]).startswith(n)), None)
-        if at is not None and not any((re.search(r"-[a-z]+$", w) and not _SIZE.match(w)) or w.lower() in _FUNCTION_WORDS
-                                      for w in words[:at]):
+        if at is not None and not any(_modifier(w) or w.lower() in _FUNCTION_WORDS for w in words[:at]):
             after = words[at + len(n.split()):]
             if not after or _GENERIC_HEAD.match(after[0]):
                 return [n]
     return []
-
 
 
 def focus_of(question: str, mid_sentence: bool = False) -> Focus:
@@ -140,7 +139,8 @@ def focus_of(question: str, mid_sentence: bool = False) -> Focus:
     names = [n for n in found if n not in given]
     cue = _ORIGIN.search(question)
     origin = cue is not None
-    subj = subjects(question, names)
+    phrase = subject_phrase(question)
+    subj = subjects(phrase, names)
     if cue is not None and not subj:
         # what is introduced is named right after the verb ("..., also introducing ScheduledDropPath"), else first
         after = [n for n in names if (at := question.find(n, cue.end())) >= 0
@@ -151,5 +151,5 @@ def focus_of(question: str, mid_sentence: bool = False) -> Focus:
         subj = after[:1] or before[-1:]
     fact = next((kind for kind, cue in FACT_CUES.items() if cue.search(question)), None)
     quoted = tuple(n for n in quoted_names(question) if n in names)
-    return Focus(tuple(names), tuple(subj), quoted, subject_phrase(question), frozenset(content_terms(question)),
+    return Focus(tuple(names), tuple(subj), quoted, phrase, frozenset(content_terms(question)),
                  origin, fact)
