@@ -111,7 +111,13 @@ def check(path: Path) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
+    if len(argv) > 1 and argv[1] in ("-h", "--help"):
+        print(__doc__)
+        return 0
     path = Path(argv[1]) if len(argv) > 1 else ROOT / "eval" / "questions.jsonl"
+    if not path.is_file():
+        print(f"error: no question file at {path}", file=sys.stderr)
+        return 2
     problems = check(path)
     for p in problems:
         print(p)
