@@ -64,12 +64,23 @@ def parse_condensed(raw: str, max_chars: int) -> str | None:
     return text if 3 < len(text) <= max_chars else None
 
 
+# A standalone rewrite says what the conversation said: at most this many content terms of its own, beyond the
+# generic nouns a rewrite uses to point at a paper ("What does the KECOR paper report?").
+MAX_NEW_REWRITE_TERMS = 1
+_REWRITE_WORDS = frozenset(content_terms("paper papers work method methods model models approach study propose "
+                                         "proposed introduce introduced describe described"))
+
+
 def keeps_the_question(rewrite: str, question: str, history: Sequence[dict[str, str]], aliases: AliasIndex
                        ) -> bool:
     """Is an LLM's standalone rewrite of `question` usable? It must still name every paper the follow-up names,
     name one of the earlier papers it points back at, and not just repeat an earlier question of the conversation:
-    small models do all three ("How does it compare with RaftMLP?" → "What is ResMLP?"). When it is not, the
+    small models do all three ("How does it compare with RaftMLP?" → "What is ResMLP?"). Nor may it bring in
+    content words nobody in the conversation used (a narration of the chat). When it is not, the
     reference rules resolve the follow-up instead."""
+    spoken = content_terms(question).union(*(content_terms(t.get("content", "")) for t in history))
+    if len(content_terms(rewrite) - spoken - _REWRITE_WORDS) > MAX_NEW_REWRITE_TERMS:
+        return False  # "The user requested a summary of the KECOR paper": words nobody said are not a rewrite
     named = {m.paper_id for m in aliases.find(question)}
     kept = {m.paper_id for m in aliases.find(rewrite)}
     earlier = {m.paper_id for n in referents(history, aliases) for m in aliases.find(n)} - named
