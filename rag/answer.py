@@ -7,7 +7,6 @@ the extractive answer with a one-line notice; both modes return the same Answer.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -38,12 +37,11 @@ from .prompts import (
     ANSWER_PROMPT,
     COMPARE_PROMPT,
     CONDENSE_PROMPT,
-    EXAMPLE_SENTENCE,
     NOT_COVERED_MARKER,
     SYSTEM_PROMPT,
-    echoes_prompt,
     leaks_instructions,
     source_block,
+    tidy,
 )
 from .retrieve import Searcher
 from .settings import Settings
@@ -51,8 +49,6 @@ from .types import Answer, Citation, Hit, Waiting
 
 log = logging.getLogger(__name__)
 CONDENSE_TOKENS = 80  # a standalone question is one line
-_SENTENCE_END = re.compile(r"[.!?](?:\s*\[\d+(?:\s*[,–-]\s*\d+)*\])*[\"”’)*]*(?=\s|$)")
-_CITATIONS_ONLY = re.compile(r"^[\s\[\]\d,–\-.;:|*]*$")
 
 
 @dataclass(frozen=True)
@@ -135,10 +131,7 @@ class Answerer:
         else:
             coverage = assess(result.state, standalone, plan, hits, s, focus)
         evidence = coverage.evidence
-        if plan.kind == "comparative":
-            compared = evidence if plan.sides else evidence[:2]
-        else:
-            compared = []
+        compared = (evidence if plan.sides else evidence[:2]) if plan.kind == "comparative" else []
         # Evidence first (so it is cited [1], [2], ...), then the other papers found. A topic nothing covers
         # lists its closest candidates, not just the few that passed the topic's relevance cut.
         if not coverage.covered and result.candidates:
@@ -278,9 +271,17 @@ class Answerer:
             return self.extractive(p, notice=unsupported_notice(att.cited_by_model, att.supported, att.claims))
         text, order = cite.renumber(att.text, len(used))
         cited = [used[n - 1] for n in order]
-        ordered = cited + [h for h in p.sources if h not in cited]
         citations = [Citation(n, h.paper_id, h.title, att.quotes.get(old) or next(iter(sents[h.paper_id][0]), h.text))
                      for n, (old, h) in enumerate(zip(order, cited, strict=True), start=1)]
+        if missing := [h for h in p.compared if h.paper_id not in {c.paper_id for c in cited}]:
+            # A comparison shows every compared paper: the ones the model left out are quoted (small models do)
+            first = len(cited) + 1
+            extra = ex.missing_sides(self.embedder.embed([p.standalone])[0], p.standalone, missing,
+                                     self._sentences(missing), first)
+            text += "\n\n" + extra.text
+            citations += [Citation(n, h.paper_id, h.title, extra.quotes[n]) for n, h in enumerate(missing, first)]
+            cited += missing
+        ordered = cited + [h for h in p.sources if h not in cited]
         notice = p.notice
         if truncated:
             notice = f"the model's {truncated.removeprefix('the ')}; its unfinished last sentence is left out"
@@ -354,31 +355,6 @@ class Answerer:
         for item in self._llm(p, started, deadline):
             if pieces or isinstance(item, Answer):
                 yield item
-
-
-def tidy(text: str, cut: bool = False) -> str:
-    """A model's text without what small models add around an answer: the prompt's example sentence and
-    scaffolding lines ("Question: ...") echoed, lines of bare citation numbers, lines repeated word for word.
-    `cut`: the text was cut off, so its unfinished last sentence (or table row) goes."""
-    lines = text.replace(EXAMPLE_SENTENCE, "").split("\n")
-    if cut and lines:
-        last = lines[-1].rstrip()
-        if last.lstrip().startswith("|"):
-            lines[-1] = last if last.endswith("|") else ""
-        else:
-            ends = list(_SENTENCE_END.finditer(last))
-            lines[-1] = last[: ends[-1].end()] if ends else ""
-    out: list[str] = []
-    seen: set[str] = set()
-    for line in lines:
-        key = " ".join(line.split()).lower()
-        if line.strip() and (_CITATIONS_ONLY.match(line) or echoes_prompt(line)):
-            continue
-        if key and len(key) > 20 and key in seen:
-            continue
-        seen.add(key)
-        out.append(line)
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
 
 
 def unsupported_notice(model_cited: set[int], supported: int, claims: int) -> str:

@@ -285,6 +285,21 @@ def compose_comparison(question_vec: np.ndarray, question: str, hits: list[Hit],
     return Composed(text, quotes)
 
 
+def missing_sides(question_vec: np.ndarray, question: str, hits: list[Hit],
+                  sents: dict[str, tuple[list[str], np.ndarray]], first: int) -> Composed:
+    """A line per compared paper that an LLM's comparison did not cite: its sentence closest to the question,
+    numbered from `first`."""
+    qw = content_terms(question)
+    quotes: dict[int, str] = {}
+    lines: list[str] = []
+    for n, h in enumerate(hits, first):
+        ranked = rank_sentences(question_vec, qw, *sents[h.paper_id])
+        quotes[n] = ranked[0].sentence if ranked else h.text
+        lines.append(f"- *{h.title}*: {quotes[n]} [{n}]")
+    return Composed("**Quoted from the compared papers the answer above does not cite:**\n" + "\n".join(lines),
+                    quotes)
+
+
 def short_name(h: Hit) -> str:
     """"ResMLP" for "ResMLP: Feedforward networks ...", else the title."""
     head = h.title.split(":", 1)[0].strip()

@@ -1,5 +1,6 @@
-"""Prompt templates as constants, each with the variables it takes. `load_template` rejects a custom
-template whose variables differ from the default's, so a typo cannot silently drop the sources."""
+"""Prompt templates as constants, each with the variables it takes, and the checks of what a model writes back
+against them (instructions leaked, scaffolding echoed: `tidy`). `load_template` rejects a custom template whose
+variables differ from the default's, so a typo cannot silently drop the sources."""
 
 from __future__ import annotations
 
@@ -94,3 +95,32 @@ def echoes_prompt(line: str) -> bool:
     """Is an answer line the prompt's own scaffolding echoed back ("Question: …", "Answer in two sentences.")?
     Small models often open by repeating it."""
     return _norm(line).startswith(SCAFFOLD_OPENINGS)
+
+
+_SENTENCE_END = re.compile(r"[.!?](?:\s*\[\d+(?:\s*[,–-]\s*\d+)*\])*[\"”’)*]*(?=\s|$)")
+_CITATIONS_ONLY = re.compile(r"^[\s\[\]\d,–\-.;:|*]*$")
+
+
+def tidy(text: str, cut: bool = False) -> str:
+    """A model's text without what small models add around an answer: the prompt's example sentence and
+    scaffolding lines ("Question: ...") echoed, lines of bare citation numbers, lines repeated word for word.
+    `cut`: the text was cut off, so its unfinished last sentence (or table row) goes."""
+    lines = text.replace(EXAMPLE_SENTENCE, "").split("\n")
+    if cut and lines:
+        last = lines[-1].rstrip()
+        if last.lstrip().startswith("|"):
+            lines[-1] = last if last.endswith("|") else ""
+        else:
+            ends = list(_SENTENCE_END.finditer(last))
+            lines[-1] = last[: ends[-1].end()] if ends else ""
+    out: list[str] = []
+    seen: set[str] = set()
+    for line in lines:
+        key = " ".join(line.split()).lower()
+        if line.strip() and (_CITATIONS_ONLY.match(line) or echoes_prompt(line)):
+            continue
+        if key and len(key) > 20 and key in seen:
+            continue
+        seen.add(key)
+        out.append(line)
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()

@@ -160,6 +160,34 @@ def test_follow_up_is_condensed_by_the_llm(llm, fake_llm):
     assert {c.title for c in ans.citations} == {RESMLP, RAFTMLP}
 
 
+def test_a_compared_paper_the_model_leaves_out_is_quoted_and_cited(llm, fake_llm):
+    # SmolLM2-135M, measured: "ResMLP is a single-layer ... while RaftMLP combines ... [1]." cites only ResMLP
+    fake_llm.reply = lambda m: cite_first_sentences(m, [1])
+    ans = llm.ask("How does ResMLP differ from RaftMLP?")
+    assert ans.mode == "llm" and [c.title for c in ans.citations] == [RESMLP, RAFTMLP]
+    assert [c.n for c in ans.citations] == [1, 2]
+    assert "**Quoted from the compared papers the answer above does not cite:**\n- *" + RAFTMLP + "*: " in ans.text
+    assert ans.text.rstrip().endswith("[2]") and ans.citations[1].quote in ans.text
+
+
+def test_a_comparison_the_model_cites_fully_gets_no_quoted_lines(llm, fake_llm):
+    fake_llm.reply = lambda m: cite_first_sentences(m, [1, 2])
+    ans = llm.ask("How does ResMLP differ from RaftMLP?")
+    assert [c.title for c in ans.citations] == [RESMLP, RAFTMLP] and "Quoted from the compared" not in ans.text
+
+
+def test_a_rewrite_that_narrates_the_chat_is_not_used(llm, fake_llm):
+    # SmolLM2-135M, measured: "What annotation and compute savings does it report?" after a KECOR turn became
+    # "The user requested a summary of the KECOR paper, ..." and the answer abstained on "user" and "requested"
+    fake_llm.condense = "The user requested a summary of the ResMLP paper, which included a comparison report."
+    fake_llm.reply = lambda m: cite_first_sentences(m, [1])
+    history = [{"role": "user", "content": "What is ResMLP?"},
+               {"role": "assistant", "content": f"ResMLP is an all-MLP image classifier [1].\n\n[1] {RESMLP}"}]
+    ans = llm.ask("What accuracy does it reach on ImageNet?", history)
+    assert ans.standalone_question == "What accuracy does ResMLP reach on ImageNet?"
+    assert not ans.abstained and [c.title for c in ans.citations] == [RESMLP]
+
+
 @pytest.mark.parametrize("window", [1400, 2000])
 def test_sources_are_trimmed_to_the_context_window_never_the_question(llm, fake_llm, window, monkeypatch):
     import tiktoken
