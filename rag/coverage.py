@@ -6,46 +6,40 @@ paper, not as one similarity score:
   reported beside the answer when it is only a detail of a description ("... trained on small TSP instances");
 - a name the question is about ("How was GPT-4 trained?") must be central to the paper (its own name, in its
   title, or mentioned more than once), and "which paper introduced X?" needs X to be a paper's own name;
+- a question about a thing the collection names only in passing ("In elastic weight consolidation, how ...?")
+  needs a paper about it;
+- a question after one fact (a number, a dataset) needs an abstract that states it (rag/facts.py), on the
+  benchmark it names ("... perplexity on WikiText-103?");
 - the paper must contain enough of the question's content terms, weighted by how rare they are in the
   collection (rare terms carry the topic).
 
 Topic questions keep only papers that pass; comparisons are checked side by side, so a side with no paper is
-named while the other sides are answered. The result says why in words."""
+named while the other sides are answered. The result says why in words. The per-paper checks are `judge.Judge`."""
 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-
+from .facts import FACT_WORDS, asked_terms, states_asked
 from .focus import Focus, focus_of
 from .index_state import IndexState
+from .judge import MAX_LISTED, Judge
 from .plan import QueryPlan
 from .settings import Settings
 from .text import (
-    BARE_ACRONYM,
-    CONTENT_STOPWORDS,
     common_english,
     content_terms,
-    count_name,
     count_sequence,
     defines_acronym,
-    is_coined,
-    known_word,
     name_tokens,
-    spells_acronym,
-    split_sentences,
     stem,
-    terms,
     topic_head,
 )
 from .text import words as words_of
 from .types import Hit
 
-MAX_LISTED = 3  # papers named in a reason ("mentioned in passing in A, B and C")
 SUBJECT_HEAD_WORDS = 2  # "speculative decoding", "the LAMB": the words a subject phrase is about
 SIDE_NAME_WORDS = 2  # "the Lion optimizer" names a thing; a longer side after the name describes one
 
@@ -57,200 +51,6 @@ class Coverage:
     reason: str | None = None  # why the question is not (or only partly) covered, in words
     missing: list[str] = field(default_factory=list)  # names / sides / terms the evidence lacks
     partial: bool = False  # covered in part (a comparison side without a paper)
-
-
-class Judge:
-    """Coverage checks for one question against one index state (caches per-paper tokens and terms)."""
-
-    def __init__(self, state: IndexState, settings: Settings, unseen_common: frozenset[str] = frozenset()):
-        """`unseen_common`: terms of the question that no paper uses but that are everyday English words: the
-        collection says nothing of how rare they are, so they weigh as much as a typical term, not the most."""
-        self.state = state
-        self.settings = settings
-        self.unseen_common = unseen_common
-        self._tokens: dict[str, list[str]] = {}
-        self._terms: dict[str, set[str]] = {}
-        self._central: dict[str, set[str]] = {}
-
-    def idf(self, term: str) -> float:
-        return self.state.typical_idf if term in self.unseen_common else self.state.idf(term)
-
-    def paper_tokens(self, h: Hit) -> list[str]:
-        if h.paper_id not in self._tokens:
-            self._tokens[h.paper_id] = name_tokens(h.title + " . " + (h.paper.abstract if h.paper else h.text))
-        return self._tokens[h.paper_id]
-
-    def central_terms(self, h: Hit) -> set[str]:
-        """Terms a paper is about: those of its title and opening sentences, and those its abstract repeats."""
-        if h.paper_id not in self._central:
-            abstract = h.paper.abstract if h.paper else h.text
-            opening = " ".join(split_sentences(abstract)[: self.settings.central_sentences])
-            counts = Counter(stem(w) for w in words_of(abstract))
-            self._central[h.paper_id] = content_terms(h.title + " " + opening) | {
-                t for t in content_terms(abstract) if counts[t] >= 2}
-        return self._central[h.paper_id]
-
-    def centrality(self, h: Hit, wanted: set[str]) -> float:
-        """IDF-weighted share of `wanted` among the terms the paper is about (not just mentions)."""
-        total = sum(self.idf(t) for t in wanted)
-        return 1.0 if total <= 0 else sum(self.idf(t) for t in wanted & self.central_terms(h)) / total
-
-    def paper_terms(self, h: Hit) -> set[str]:
-        if h.paper_id not in self._terms:
-            self._terms[h.paper_id] = content_terms(h.title + " " + (h.paper.abstract if h.paper else h.text))
-        return self._terms[h.paper_id]
-
-    # --- names ----------------------------------------------------------------------------------------------
-    def mentions(self, h: Hit, name: str) -> int:
-        return count_name(self.paper_tokens(h), name)
-
-    def own_name(self, h: Hit, name: str) -> bool:
-        """`name` is (the start of) one of the paper's own names: "NASNet" for "NASNet architecture"."""
-        want = name_tokens(name)
-        own = [h.named_as] if h.named_as else []
-        return any(name_tokens(a)[: len(want)] == want for a in [*own, *self.state.names.names.get(h.paper_id, ())])
-
-    def central(self, h: Hit, name: str) -> bool:
-        """The paper is about `name`: its own name, in its title, or named in the opening sentences of its
-        abstract and again later (a paper that only compares with GPT-4 names it later, or once)."""
-        if self.titled(h, name):
-            return True
-        # Named once in the opening is a comparison or an example ("the same architecture as Mistral 7B"); a
-        # paper about the thing comes back to it.
-        opening = " ".join(split_sentences(h.paper.abstract if h.paper else h.text)[: self.settings.central_sentences])
-        return count_name(name_tokens(opening), name) > 0 and self.mentions(h, name) >= 2
-
-    def papers_mentioning(self, name: str) -> list[str]:
-        """Ids of the papers whose title or abstract contains `name`, over the whole collection (BM25's postings
-        narrow the candidates; the token sequence is then checked)."""
-        state = self.state
-        want = name_tokens(name)
-        if state.bm25 is None or not want:
-            return []
-        rows: set[int] | None = None
-        for t in set(terms(name)):
-            found = set(np.flatnonzero(state.bm25.get_scores([t]) > 0).tolist())
-            rows = found if rows is None else rows & found
-        if rows is None:  # a name of stopwords and single characters only: look in every paper
-            candidates = set(state.papers)
-        else:
-            candidates = {state.chunk_paper[r] for r in rows}
-        out = []
-        for pid in sorted(candidates):
-            p = state.papers.get(pid)
-            if p is not None and count_sequence(name_tokens(p.title + " . " + p.abstract), want):
-                out.append(pid)
-        return out
-
-    def titled(self, h: Hit, name: str) -> bool:
-        """`name` is the paper's own name or part of its title, or an acronym of consecutive title words ("CTR" in
-        "... for Click-Through Rate Prediction")."""
-        title = name_tokens(h.title)
-        return self.own_name(h, name) or count_sequence(title, name_tokens(name)) > 0 or spells_acronym(name, title)
-
-    def name_problem(self, h: Hit, focus: Focus, required: Sequence[str], side: bool = False) -> str | None:
-        """The first required name this paper fails, or None. A required name must be in the paper; the name of a
-        compared side must be central to it (its own name, title or opening); "which paper introduced X?" needs X
-        to be its own name or in its title; and a question about a name ("How was GPT-4 trained?") needs a paper
-        for which one of the question's names is central."""
-        for name in required:
-            if focus.origin:
-                ok = self.titled(h, name)
-            elif side:
-                ok = self.central(h, name)
-            else:
-                ok = self.mentions(h, name) > 0 or self.own_name(h, name)
-            if not ok:
-                return name
-        if focus.subjects and not side and not focus.origin and not any(self.central(h, n) for n in focus.names):
-            return focus.subjects[0]
-        return None
-
-    # --- terms ----------------------------------------------------------------------------------------------
-    def term_coverage(self, h: Hit, wanted: set[str]) -> float:
-        total = sum(self.idf(t) for t in wanted)
-        if total <= 0:
-            return 1.0
-        return sum(self.idf(t) for t in wanted & self.paper_terms(h)) / total
-
-    def passes(self, h: Hit, focus: Focus, wanted: set[str], required: Sequence[str], min_coverage: float,
-               side: bool = False) -> bool:
-        """Names as required, and enough of the terms."""
-        # A paper the question names passes on its name, unless the name is a bare acronym the question is not
-        # about: "the PDE residual" is not "Progressive Data Expansion (PDE)".
-        by_name = h.named_as is not None and not (
-            BARE_ACRONYM.fullmatch(h.named_as) and h.named_as not in focus.subjects)
-        return self.name_problem(h, focus, required, side) is None and (
-            by_name or self.term_coverage(h, wanted) >= min_coverage)
-
-    def unknown_terms(self, text: str) -> list[str]:
-        """Words of `text` that no paper of the collection uses: none of their stems, or (for a technical word,
-        which stemming may fold into a common one: "tokenization" → "token") not the word itself."""
-        out = []
-        for w in dict.fromkeys(re.findall(r"[A-Za-z0-9][\w+-]*", text)):
-            stems = content_terms(w)
-            if not stems:
-                continue
-            parts = words_of(w)
-            if all(self.state.doc_freq.get(t, 0) == 0 for t in stems) or any(
-                    part not in CONTENT_STOPWORDS and len(part) >= 4 and not known_word(part, self.state.vocabulary)
-                    and not common_english(part) for part in parts):
-                out.append(w)
-        return out
-
-    def absent_name(self, name: str) -> bool:
-        """A coined name ("WaveNet", "ZeRO", "GPT-5") that no title or abstract contains. A name that is also a word
-        ("ZeRO", "zero") must appear in its own spelling."""
-        pids = self.papers_mentioning(name)
-        words = name.split()
-        coined = [w for w in words if is_coined(w)]
-        if not pids and len(words) > 1 and coined and all(
-                w in coined or all(common_english(p) or p.lower() in CONTENT_STOPWORDS for p in w.split("-") if p)
-                for w in words):
-            # "WMT'14 English(-to-French)": a coined name run together with plain words; the coined part is what
-            # must exist
-            return any(self.absent_name(w) for w in coined)
-        if not pids:
-            parts = [p for p in name.split("-") if len(p) >= 2]
-            # "CNN-RNN": a combination of names the collection has, not a name of its own
-            return not (len(parts) > 1 and all(self.papers_mentioning(p) for p in parts))
-        if sum(c.isupper() for c in name) >= 2 and common_english(name):
-            exact = re.compile(r"(?<![\w-])" + re.escape(name) + r"s?(?![\w-])")
-            return not any(exact.search(self.state.papers[p].title + " " + self.state.papers[p].abstract)
-                           for p in pids)
-        return False
-
-    def absent(self, name: str) -> bool:
-        """A name no abstract contains: coined ("TabPFN"), or of capitalised words ("Long Range Arena", "Git
-        Re-Basin") in the singular or plural ("Gaussian Processes" is there as "Gaussian process")."""
-        if is_coined(name):
-            return self.absent_name(name)
-        parts = re.findall(r"[A-Za-z0-9]+", name)
-        return len(parts) >= 2 and all(p[0].isupper() or p[0].isdigit() for p in parts) and not (
-            self.papers_mentioning(name) or self.papers_mentioning(re.sub(r"(?<=\w)e?s\b", "", name)))
-
-    # --- reasons --------------------------------------------------------------------------------------------
-    def name_reason(self, name: str, focus: Focus) -> str:
-        pids = self.papers_mentioning(name)
-        if not pids:
-            return f"No abstract in the collection mentions {name}."
-        titles = [self.state.papers[p].title for p in pids[:MAX_LISTED]]
-        listed = "; ".join(f"“{t}”" for t in titles) + (f" and {len(pids) - MAX_LISTED} more"
-                                                        if len(pids) > MAX_LISTED else "")
-        n = f"{len(pids)} abstract{'s' if len(pids) != 1 else ''}"
-        if focus.origin:
-            return f"No paper in the collection introduces {name}; it is only mentioned in {n} ({listed})."
-        return f"No paper in the collection is about {name}; it is only mentioned in passing in {n} ({listed})."
-
-    def terms_reason(self, question: str, wanted: set[str], hits: Sequence[Hit]) -> tuple[str, list[str]]:
-        have = set().union(*(self.paper_terms(h) for h in hits[:3])) if hits else set()
-        missing = sorted(wanted - have, key=lambda t: -self.idf(t))[:4]
-        words = [w for w in dict.fromkeys(question.replace("?", " ").split())
-                 if content_terms(w) and next(iter(content_terms(w))) in missing]
-        if words:
-            listed = ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else words[0]
-            return f"None of the closest abstracts discusses {listed} together with the rest of the question.", words
-        return "None of the indexed abstracts answers this question.", []
 
 
 def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit], settings: Settings,
@@ -290,13 +90,22 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
         names = [w for w in unknown if w in focus.names]  # a name as written, else the words in quotes
         listed = " or ".join(names[:3] or [f"“{w}”" for w in unknown[:3]])
         return Coverage(False, [], f"No abstract in the collection mentions {listed}.", unknown[:3])
+    if plan.kind == "lookup" and (thing := judge.described_subject(focus)):
+        pool = hits[: settings.evidence_top]
+        if not any(judge.about_phrase(h, thing) for h in pool):  # "In elastic weight consolidation, how ...?"
+            return Coverage(False, [], judge.name_reason(thing, focus), [thing])
     min_cov = settings.topic_min_coverage if plan.kind == "topic" else settings.min_coverage
     pool = hits if plan.kind == "topic" else hits[: settings.evidence_top]
     # Names the evidence must have: what the question is about, and the names of a topic itself ("papers that use
     # BERT"). Other names are details of a description ("... rumours on Twitter"): they count as rare terms.
     head = topic_head(plan.topic) if plan.kind == "topic" and plan.topic else ""
+    # A specific fact on a named benchmark ("What perplexity does SLAB reach on WikiText-103?") is stated only by a
+    # paper that names the benchmark.
+    setting = [n for n in focus.names if focus.fact and plan.kind == "lookup" and judge.papers_mentioning(n)
+               and re.search(r"\b(?:on|in)\s+(?:the\s+)?" + re.escape(n) + r"\b", question)]
     required = list(dict.fromkeys([*focus.subjects, *focus.quoted, *(n for n in focus.names if head and n in head)]))
-    evidence = [h for h in pool if judge.passes(h, focus, wanted, required, min_cov)]
+    evidence = [h for h in pool if judge.passes(h, focus, wanted, required, min_cov)
+                and all(judge.mentions(h, n) for n in setting)]
     if head:
         # A topic is covered when at least one paper is about it (its title, opening or repeated words), not only
         # mentions it; then every paper that covers its words is listed.
@@ -329,11 +138,27 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
     if evidence and absent:
         return Coverage(True, evidence, f"{absent_reason} The answer draws on the papers that match the rest of the "
                         "question.", absent[:3], partial=True)
+    if evidence and focus.fact and plan.kind == "lookup":
+        # "gpipe - how many micro-batches?": the paper is there, but no sentence of it gives that number
+        # (the paper's own names and title words say which paper, not what is measured: "nasnet search cost")
+        stating = [h for h in evidence if states_asked(judge.state.abstract(h.paper_id) or h.text, question, focus.fact,
+                                                       [*focus.subjects, h.title, *judge.state.names.names.get(
+                                                           h.paper_id, ())])]
+        # a paper the question names that does not state it is what was asked about: others' numbers are not it
+        named = [h for h in evidence if h.named_as or any(judge.titled(h, n) for n in focus.names)]
+        if not stating or (named and not any(h in stating for h in named)):
+            return Coverage(False, [], f"The abstract of “{(named or evidence)[0].title}” does not state "
+                            f"{FACT_WORDS[focus.fact]}.", sorted(asked_terms(question, focus.subjects))[:3])
+        evidence = stating
     if evidence:
         return Coverage(True, evidence)
     if absent:
         return Coverage(False, [], absent_reason, absent[:3])
     # Why not: a name first (the clearest reason), else the topic's rare terms.
+    about_subject = [h for h in pool if focus.subjects and judge.name_problem(h, focus, focus.subjects) is None]
+    if about_subject and (lacks := next((n for n in setting if not judge.mentions(about_subject[0], n)), None)):
+        return Coverage(False, [], f"“{about_subject[0].title}” is about {focus.subjects[0]}, but its abstract "
+                        f"does not mention {lacks}.", [lacks])
     for name in required:
         if all(judge.name_problem(h, focus, [name]) == name for h in pool):
             return Coverage(False, [], judge.name_reason(name, focus), [name])

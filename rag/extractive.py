@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .embeddings import Embedder
+from .facts import FACT_WORDS, states_fact
 from .text import CONTENT_STOPWORDS, content_terms, find_names, overlap, split_sentences, stem
 from .text import words as tokens
 from .types import Hit
@@ -34,8 +35,6 @@ ROLE_CUES = {
 ROLES = ("problem", "approach", "result")
 MIN_ROLE_SCORE = 1.0  # a role's cue found at least once more than the other roles' (half-weighted) cues
 DISTINCT_TERMS = 4  # words per paper in a comparison's "what differs" line
-_NUMBER = re.compile(r"\d")
-_DATASET_WORD = re.compile(r"\b(?:datasets?|benchmarks?|corpus|corpora|suite|challenge|competition)\b", re.I)
 
 
 class SentenceCache:
@@ -157,16 +156,6 @@ class Composed:
     quotes: dict[int, str]  # n → the first sentence quoted from that source
 
 
-def states_fact(sentence: str, fact: str) -> bool:
-    """Does the sentence state a fact of this kind: a number, or a named dataset / benchmark?"""
-    if fact == "number":
-        return bool(_NUMBER.search(sentence))
-    return bool(_DATASET_WORD.search(sentence)) and bool(find_names(sentence)) or bool(
-        re.search(r"\b(?:on|using|with)\s+(?:the\s+)?[A-Z][\w-]*[A-Z0-9][\w-]*", sentence))
-
-
-_FACT_WORDS = {"number": "this number", "dataset": "the dataset or benchmark"}
-
 
 def compose_lookup(question_vec: np.ndarray, question: str, hits: list[Hit],
                    sents: dict[str, tuple[list[str], np.ndarray]], per_paper: int, fact: str | None = None
@@ -193,7 +182,7 @@ def compose_lookup(question_vec: np.ndarray, question: str, hits: list[Hit],
             quotes[n] = picked[0].sentence
             body = " ".join(f"{r.sentence} [{n}]" for r in picked)
             if fact and not stating:
-                lines.append(f"The abstract of **{h.title}** [{n}] does not state {_FACT_WORDS[fact]}; what it "
+                lines.append(f"The abstract of **{h.title}** [{n}] does not state {FACT_WORDS[fact]}; what it "
                              f"says closest to the question: {body}")
             else:
                 lines.append(f"**{h.title}** [{n}]: {body}")

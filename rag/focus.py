@@ -18,7 +18,7 @@ _ORIGIN = re.compile(r"\b(?:introduc|propos|invent|originat|first (?:describ|pre
                      r"coin)\w*\b", re.I)
 _SUBJECT_PREFIX = re.compile(
     r"^\s*(?:(?:what|who)\s+(?:is|are|was|were|does|do|did)|how\s+(?:does|do|did|is|are|was|were|can|could|would|has|have)|"
-    r"(?:what|which|how\s+many|how\s+much)(?:\s+[\w-]+){1,5}\s+(?:does|do|did|is|are|was|were|has|have)|"
+    r"(?:what|which|how\s+many|how\s+much)(?:\s+[\w-]+){1,8}?\s+(?:does|do|did|is|are|was|were|has|have)|"
     r"(?:tell\s+me\s+about|explain|describe|summari[sz]e)|"
     r"(?:which|what)\s+(?:papers?|works?|study|studies|articles?)\s+(?:first\s+)?"
     r"(?:introduc|propos|present|invent)(?:ed|es|e|ing)|"
@@ -37,6 +37,12 @@ _ASKS = re.compile(r"^\s*(?:what|which|who|whom|whose|how|why|where|when|is|are|
                    r"will|would|should|has|have|tell|explain|describe|summari[sz]e|list|find|show|give|compare|"
                    r"contrast|papers?|works?|any|anything|i|we|please|in|on|for|among|from|according|besides|both|"
                    r"one|the\s+(?:paper|work|study|first|other))\b", re.I)
+# "In elastic weight consolidation, how is ...?": the question is about what its opening names
+_IN_LEAD = re.compile(r"^\s*(?:in|for)\s+(?:the\s+|an?\s+)?(?P<x>[^,]{3,60}?),\s+(?:how|what|which|why|where|when|does|"
+                      r"do|did|is|are|can)\b", re.I)
+IN_LEAD_WORDS = 4  # "In the LSTM encoder-decoder work on WMT'14 ..., what ...": a longer opening describes a paper
+_CHAT_OPENING = re.compile(r"^\s*(?:(?:btw|ok|okay|so|hey|hi|oh|also|anyway|fyi)\b[\s,.!:]*)+", re.I)
+_CHAT_CONTRACTION = re.compile(r"\b(what|how|who|where|when|why)s\b", re.I)
 _TERSE_SPLIT = re.compile(r"\s+[—–-]{1,2}\s+|:\s+")
 TERSE_HEAD_WORDS = 8  # "<what it is about> — <a question>": a longer opening is a question of its own
 # words of a lead-in before a dash or colon ("ok, different question:"), not of what the question is about
@@ -59,6 +65,12 @@ FACT_CUES = {
                          r"(?:accuracy|score|bleu|map|f1|auc|error|speed-?up|size|percentage|rate|number|dice|"
                          r"perplexity|throughput|latency)|by\s+how\s+much|top-?1)\b", re.I),
 }
+
+
+# A terse phrase that names a measure asks for its number: "nasnet search cost in gpu days?", "DIN AUC gain on
+# amazon data?" (a question that opens like one says so with "what ..." / "how many ..." above)
+_TERSE_NUMBER = re.compile(r"\b(?:gpu|tpu)[-\s]?(?:days|hours)\b|\b(?:auc|bleu|perplexity|top-?[15]|map|f1)"
+                           r"(?:\s+(?:gain|improvement|score|accuracy))?(?=\s*(?:\?|$|on\b|in\b|for\b|vs\b))", re.I)
 
 
 @dataclass(frozen=True)
@@ -85,6 +97,11 @@ def examples(question: str, names: list[str]) -> set[str]:
 def subject_phrase(question: str) -> str | None:
     """The words right after an opening like "How does", "What accuracy does", "Tell me about": what the
     question is about ("speculative decoding", "the LAMB optimizer"), or None."""
+    # chat shorthand first: "btw whats that paper about ..." asks "what is that paper about ..."
+    question = _CHAT_CONTRACTION.sub(r"\1 is", _CHAT_OPENING.sub("", question))
+    lead = _IN_LEAD.match(question)
+    if lead and len(lead.group("x").split()) <= IN_LEAD_WORDS:
+        return lead.group("x").strip()
     m = _SUBJECT_PREFIX.match(question) or _YES_NO.match(question)
     if m:
         rest = question[m.end():]
@@ -149,7 +166,8 @@ def focus_of(question: str, mid_sentence: bool = False) -> Focus:
         # what was introduced ("the work that proposes drawing a random subset ... on ImageNet")
         before = [n for n in names if 0 <= question.find(n) < cue.start()]
         subj = after[:1] or before[-1:]
-    fact = next((kind for kind, cue in FACT_CUES.items() if cue.search(question)), None)
+    fact = next((kind for kind, cue in FACT_CUES.items() if cue.search(question)), None) or (
+        "number" if not _ASKS.match(question) and _TERSE_NUMBER.search(question) else None)
     quoted = tuple(n for n in quoted_names(question) if n in names)
     return Focus(tuple(names), tuple(subj), quoted, phrase, frozenset(content_terms(question)),
                  origin, fact)

@@ -15,25 +15,29 @@ from .aliases import AliasIndex
 from .cleaning import normalize_title
 from .text import BARE_ACRONYM, CONTENT_STOPWORDS, common_english, content_terms, is_coined
 
+# "that paper about underwater images ...": a description of the paper asked for, not a pointer back
+_DESCRIBED = r"(?!\s+(?:about|on|that|which|where|proposing|introducing|describing)\b)"
 _ANAPHORA = re.compile(
     r"\b(?P<first>the first( one)?|the former)\b|\b(?P<second>the second( one)?|the latter|the other( one)?)\b|"
     r"\b(?P<plural>they|them|both( of them)?|these( two)?( papers| methods| works)?|the two( papers)?|"
     r"those( two)?( papers)?)\b|\b(?P<poss>its)\b|"
-    r"\b(?P<single>it|this (paper|work|method|model|approach|one|architecture|technique)|that (paper|work|"
-    r"method|model|approach|one)|the (paper|method|model|approach|architecture|technique)|that(?=\s*[?.!]*\s*$))\b",
+    r"\b(?P<single>it|(?:this (paper|work|method|model|approach|one|architecture|technique)|that (paper|work|"
+    r"method|model|approach|one))" + _DESCRIBED
+    + r"|the (paper|method|model|approach|architecture|technique)|that(?=\s*[?.!]*\s*$))\b",
     re.I)
 # "that routing problem", "such subnetworks", "the same idea": points back without naming the paper
 _NOUNS = (r"(?:problem|idea|method|approach|model|paper|work|result|technique|dataset|task|setting|architecture|"
           r"network|algorithm|framework|module|layer|benchmark|loss|objective|optimizer|trick|finding|claim)s?")
-_DEMONSTRATIVE = re.compile(r"\b(?:this|these|those|such(?!\s+as\b)|the same)\s+[a-z][\w-]+|"
-                            r"\bthat\s+(?:[a-z][\w-]+\s+){0,2}" + _NOUNS + r"\b", re.I)
+_DEMONSTRATIVE = re.compile(r"\b(?:this|these|those|such(?!\s+as\b)|the same)\s+[a-z][\w-]+\b" + _DESCRIBED + "|"
+                            r"\bthat\s+(?:[a-z][\w-]+\s+){0,2}" + _NOUNS + r"\b" + _DESCRIBED, re.I)
 # "it is possible to ...", "it was shown that ...": "it" points at nothing
 _EXPLETIVE = re.compile(r"\bit\s+(?:is|was|has\s+been|'s)\s+(?:[a-z]+\s+){0,2}(?:to|that|whether|how)\b", re.I)
 # "And on ImageNet?", "What about its speed?": continues the previous question
 _ELLIPSIS = re.compile(r"^\s*(?:and|also|what\s+about|how\s+about|same\s+for)\b", re.I)
 # Pronouns that point at something said before (never a description like "the paper that ...").
-_PRONOUN = re.compile(r"\b(?:it|its|they|them|their|this\s+(?:paper|work|method|model|approach|one)|that\s+(?:paper|"
-                      r"work|method|model|approach|one)|the\s+(?:first|second)(?:\s+one)?|the\s+(?:former|latter)|"
+_PRONOUN = re.compile(r"\b(?:it|its|they|them|their|(?:this\s+(?:paper|work|method|model|approach|one)|"
+                      r"that\s+(?:paper|work|method|model|approach|one))" + _DESCRIBED
+                      + r"|the\s+(?:first|second)(?:\s+one)?|the\s+(?:former|latter)|"
                       r"both\s+of\s+them|these\s+two|those\s+two)\b", re.I)
 _ASKING = re.compile(r"^(?:please\s+)?(?:summari[sz]e|describe|explain|tell\s+me\s+about|what\s+(?:is|are|does|do)|"
                      r"how\s+(?:does|do|is)|which\s+paper\s+)\s*", re.I)

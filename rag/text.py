@@ -29,7 +29,9 @@ there each other one ones they their them it its is are was were the a an of on 
 use uses used using build builds relate relates similar different introduce introduced introduces article
 articles publication publications research find mention mentions mentioned discuss discusses address addresses
 cover covers present presents presented report reports reported give gives key result results
-""".split())
+btw whats hows thats whos wheres whens whys pls plz please thx thanks hey hi hello fyi imo tbh ok okay anyone
+anybody
+""".split())  # the last two lines: chat shorthand ("btw whats that paper about ...")
 # Words that say nothing on their own in a sentence (support checks, quoting, coverage).
 CONTENT_STOPWORDS = frozenset(STOPWORDS_EN_PLUS) | QUESTION_WORDS | frozenset(
     "also can could may might should would will shall our us we via based new well".split())

@@ -1,0 +1,45 @@
+"""Does an abstract state the one fact a question asks for ("What perplexity does SLAB reach on WikiText-103?")?
+A sentence states a number when it has a digit, and a dataset when it names one; for a number it must also
+share a word with what the question asks about (beyond the paper's own name and the verbs every result sentence
+has): "SLAB-Swin obtains 83.6% top-1 accuracy on ImageNet-1K" states a number, not the perplexity asked for.
+Pure functions, used by coverage (is the question answered at all?) and the extractive answer (which sentence
+comes first)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from .text import content_terms, find_names, split_sentences
+
+_NUMBER = re.compile(r"(?<![\w'’-])\d")  # a number of its own, not one inside a name ("CIFAR-10", "WMT'14")
+_DATASET_WORD = re.compile(r"\b(?:datasets?|benchmarks?|corpus|corpora|suite|challenge|competition)\b", re.I)
+FACT_WORDS = {"number": "this number", "dataset": "the dataset or benchmark"}
+# Verbs of any result sentence ("X obtains / reaches / achieves 83.6%"): sharing one says nothing of what is measured
+_RESULT_VERBS = content_terms("reach reaches achieve achieves obtain obtains get gets attain attains yield yields "
+                              "show shows give gives have has need needs require requires take takes score scores "
+                              "perform performs")
+
+
+def states_fact(sentence: str, fact: str) -> bool:
+    """Does the sentence state a fact of this kind: a number, or a named dataset / benchmark?"""
+    if fact == "number":
+        return bool(_NUMBER.search(sentence))
+    return bool(_DATASET_WORD.search(sentence)) and bool(find_names(sentence)) or bool(
+        re.search(r"\b(?:on|using|with)\s+(?:the\s+)?[A-Z][\w-]*[A-Z0-9][\w-]*", sentence))
+
+
+def asked_terms(question: str, own_names: Iterable[str]) -> set[str]:
+    """What a fact question asks about: its content terms without the paper's names and result verbs."""
+    return content_terms(question) - _RESULT_VERBS - set().union(*(content_terms(n) for n in own_names))
+
+
+def states_asked(abstract: str, question: str, fact: str, own_names: Iterable[str]) -> bool:
+    """Does some sentence of `abstract` state the `fact` the question asks for? A number needs a sentence with a
+    digit that shares a term with what is asked; when nothing is left to share (only the name was asked
+    about), any sentence with a number does."""
+    sentences = [s for s in split_sentences(abstract) if states_fact(s, fact)]
+    if fact != "number":
+        return bool(sentences)
+    asked = asked_terms(question, own_names)
+    return any(not asked or asked & content_terms(s) for s in sentences)

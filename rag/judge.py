@@ -1,0 +1,244 @@
+"""Per-paper checks of a question against one paper, for `coverage`: does the paper mention a name, is the name its
+own or central to it (title, opening, repeated), is a name absent from the whole collection, how much of the
+question's rare terms the paper has, and the reasons in words ("No paper in the collection is about X; it is only
+mentioned in passing in ...")."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+
+from .focus import Focus
+from .index_state import IndexState
+from .settings import Settings
+from .text import (
+    BARE_ACRONYM,
+    CONTENT_STOPWORDS,
+    common_english,
+    content_terms,
+    count_name,
+    count_sequence,
+    is_coined,
+    known_word,
+    name_tokens,
+    spells_acronym,
+    split_sentences,
+    stem,
+    terms,
+)
+from .text import words as words_of
+from .types import Hit
+
+MAX_LISTED = 3  # papers named in a reason ("mentioned in passing in A, B and C")
+
+
+class Judge:
+    """Coverage checks for one question against one index state (caches per-paper tokens and terms)."""
+
+    def __init__(self, state: IndexState, settings: Settings, unseen_common: frozenset[str] = frozenset()):
+        """`unseen_common`: terms of the question that no paper uses but that are everyday English words: the
+        collection says nothing of how rare they are, so they weigh as much as a typical term, not the most."""
+        self.state = state
+        self.settings = settings
+        self.unseen_common = unseen_common
+        self._tokens: dict[str, list[str]] = {}
+        self._terms: dict[str, set[str]] = {}
+        self._central: dict[str, set[str]] = {}
+
+    def idf(self, term: str) -> float:
+        return self.state.typical_idf if term in self.unseen_common else self.state.idf(term)
+
+    def paper_tokens(self, h: Hit) -> list[str]:
+        if h.paper_id not in self._tokens:
+            self._tokens[h.paper_id] = name_tokens(h.title + " . " + (h.paper.abstract if h.paper else h.text))
+        return self._tokens[h.paper_id]
+
+    def central_terms(self, h: Hit) -> set[str]:
+        """Terms a paper is about: those of its title and opening sentences, and those its abstract repeats."""
+        if h.paper_id not in self._central:
+            abstract = h.paper.abstract if h.paper else h.text
+            opening = " ".join(split_sentences(abstract)[: self.settings.central_sentences])
+            counts = Counter(stem(w) for w in words_of(abstract))
+            self._central[h.paper_id] = content_terms(h.title + " " + opening) | {
+                t for t in content_terms(abstract) if counts[t] >= 2}
+        return self._central[h.paper_id]
+
+    def centrality(self, h: Hit, wanted: set[str]) -> float:
+        """IDF-weighted share of `wanted` among the terms the paper is about (not just mentions)."""
+        total = sum(self.idf(t) for t in wanted)
+        return 1.0 if total <= 0 else sum(self.idf(t) for t in wanted & self.central_terms(h)) / total
+
+    def paper_terms(self, h: Hit) -> set[str]:
+        if h.paper_id not in self._terms:
+            self._terms[h.paper_id] = content_terms(h.title + " " + (h.paper.abstract if h.paper else h.text))
+        return self._terms[h.paper_id]
+
+    # --- names ----------------------------------------------------------------------------------------------
+    def mentions(self, h: Hit, name: str) -> int:
+        return count_name(self.paper_tokens(h), name)
+
+    def own_name(self, h: Hit, name: str) -> bool:
+        """`name` is (the start of) one of the paper's own names: "NASNet" for "NASNet architecture"."""
+        want = name_tokens(name)
+        own = [h.named_as] if h.named_as else []
+        return any(name_tokens(a)[: len(want)] == want for a in [*own, *self.state.names.names.get(h.paper_id, ())])
+
+    def central(self, h: Hit, name: str) -> bool:
+        """The paper is about `name`: its own name, in its title, or named in the opening sentences of its
+        abstract and again later (a paper that only compares with GPT-4 names it later, or once)."""
+        if self.titled(h, name):
+            return True
+        # Named once in the opening is a comparison or an example ("the same architecture as Mistral 7B"); a
+        # paper about the thing comes back to it.
+        opening = " ".join(split_sentences(h.paper.abstract if h.paper else h.text)[: self.settings.central_sentences])
+        return count_name(name_tokens(opening), name) > 0 and self.mentions(h, name) >= 2
+
+    def papers_mentioning(self, name: str) -> list[str]:
+        """Ids of the papers whose title or abstract contains `name`, over the whole collection (BM25's postings
+        narrow the candidates; the token sequence is then checked)."""
+        state = self.state
+        want = name_tokens(name)
+        if state.bm25 is None or not want:
+            return []
+        rows: set[int] | None = None
+        for t in set(terms(name)):
+            found = set(np.flatnonzero(state.bm25.get_scores([t]) > 0).tolist())
+            rows = found if rows is None else rows & found
+        if rows is None:  # a name of stopwords and single characters only: look in every paper
+            candidates = set(state.papers)
+        else:
+            candidates = {state.chunk_paper[r] for r in rows}
+        out = []
+        for pid in sorted(candidates):
+            p = state.papers.get(pid)
+            if p is not None and count_sequence(name_tokens(p.title + " . " + p.abstract), want):
+                out.append(pid)
+        return out
+
+    def titled(self, h: Hit, name: str) -> bool:
+        """`name` is the paper's own name or part of its title, or an acronym of consecutive title words ("CTR" in
+        "... for Click-Through Rate Prediction")."""
+        title = name_tokens(h.title)
+        return self.own_name(h, name) or count_sequence(title, name_tokens(name)) > 0 or spells_acronym(name, title)
+
+    def name_problem(self, h: Hit, focus: Focus, required: Sequence[str], side: bool = False) -> str | None:
+        """The first required name this paper fails, or None. A required name must be in the paper; the name of a
+        compared side must be central to it (its own name, title or opening); "which paper introduced X?" needs X
+        to be its own name or in its title; and a question about a name ("How was GPT-4 trained?") needs a paper
+        for which one of the question's names is central."""
+        for name in required:
+            if focus.origin:
+                ok = self.titled(h, name)
+            elif side:
+                ok = self.central(h, name)
+            else:
+                ok = self.mentions(h, name) > 0 or self.own_name(h, name)
+            if not ok:
+                return name
+        if focus.subjects and not side and not focus.origin and not any(self.central(h, n) for n in focus.names):
+            return focus.subjects[0]
+        return None
+
+    def described_subject(self, focus: Focus) -> str | None:
+        """The words a question without a named subject is about, when the collection has them as a phrase of at
+        least two content words ("elastic weight consolidation"); else None (a paraphrase's own words)."""
+        phrase = re.sub(r"^(?:the|an?)\s+", "", focus.subject_phrase or "", flags=re.I)
+        if focus.subjects or len(content_terms(phrase)) < 2 or not self.papers_mentioning(phrase):
+            return None
+        return phrase
+
+    def about_phrase(self, h: Hit, phrase: str) -> bool:
+        """The paper is about `phrase`: its words are among the paper's central terms (title, opening, repeated
+        words), the rarest one included; a paper that names the thing once in passing is not about it."""
+        wanted = content_terms(phrase)
+        rarest = max(wanted, key=self.idf)
+        return self.centrality(h, wanted) >= self.settings.partial_min_coverage and rarest in self.central_terms(h)
+
+    # --- terms ----------------------------------------------------------------------------------------------
+    def term_coverage(self, h: Hit, wanted: set[str]) -> float:
+        total = sum(self.idf(t) for t in wanted)
+        if total <= 0:
+            return 1.0
+        return sum(self.idf(t) for t in wanted & self.paper_terms(h)) / total
+
+    def passes(self, h: Hit, focus: Focus, wanted: set[str], required: Sequence[str], min_coverage: float,
+               side: bool = False) -> bool:
+        """Names as required, and enough of the terms."""
+        # A paper the question names passes on its name, unless the name is a bare acronym the question is not
+        # about: "the PDE residual" is not "Progressive Data Expansion (PDE)".
+        by_name = h.named_as is not None and not (
+            BARE_ACRONYM.fullmatch(h.named_as) and h.named_as not in focus.subjects)
+        return self.name_problem(h, focus, required, side) is None and (
+            by_name or self.term_coverage(h, wanted) >= min_coverage)
+
+    def unknown_terms(self, text: str) -> list[str]:
+        """Words of `text` that no paper of the collection uses: none of their stems, or (for a technical word,
+        which stemming may fold into a common one: "tokenization" → "token") not the word itself."""
+        out = []
+        for w in dict.fromkeys(re.findall(r"[A-Za-z0-9][\w+-]*", text)):
+            stems = content_terms(w)
+            if not stems:
+                continue
+            parts = words_of(w)
+            if all(self.state.doc_freq.get(t, 0) == 0 for t in stems) or any(
+                    part not in CONTENT_STOPWORDS and len(part) >= 4 and not known_word(part, self.state.vocabulary)
+                    and not common_english(part) for part in parts):
+                out.append(w)
+        return out
+
+    def absent_name(self, name: str) -> bool:
+        """A coined name ("WaveNet", "ZeRO", "GPT-5") that no title or abstract contains. A name that is also a word
+        ("ZeRO", "zero") must appear in its own spelling."""
+        pids = self.papers_mentioning(name)
+        words = name.split()
+        coined = [w for w in words if is_coined(w)]
+        if not pids and len(words) > 1 and coined and all(
+                w in coined or all(common_english(p) or p.lower() in CONTENT_STOPWORDS for p in w.split("-") if p)
+                for w in words):
+            # "WMT'14 English(-to-French)": a coined name run together with plain words; the coined part is what
+            # must exist
+            return any(self.absent_name(w) for w in coined)
+        if not pids:
+            parts = [p for p in name.split("-") if len(p) >= 2]
+            # "CNN-RNN": a combination of names the collection has, not a name of its own
+            return not (len(parts) > 1 and all(self.papers_mentioning(p) for p in parts))
+        if sum(c.isupper() for c in name) >= 2 and common_english(name):
+            exact = re.compile(r"(?<![\w-])" + re.escape(name) + r"s?(?![\w-])")
+            return not any(exact.search(self.state.papers[p].title + " " + self.state.papers[p].abstract)
+                           for p in pids)
+        return False
+
+    def absent(self, name: str) -> bool:
+        """A name no abstract contains: coined ("TabPFN"), or of capitalised words ("Long Range Arena", "Git
+        Re-Basin") in the singular or plural ("Gaussian Processes" is there as "Gaussian process")."""
+        if is_coined(name):
+            return self.absent_name(name)
+        parts = re.findall(r"[A-Za-z0-9]+", name)
+        return len(parts) >= 2 and all(p[0].isupper() or p[0].isdigit() for p in parts) and not (
+            self.papers_mentioning(name) or self.papers_mentioning(re.sub(r"(?<=\w)e?s\b", "", name)))
+
+    # --- reasons --------------------------------------------------------------------------------------------
+    def name_reason(self, name: str, focus: Focus) -> str:
+        pids = self.papers_mentioning(name)
+        if not pids:
+            return f"No abstract in the collection mentions {name}."
+        titles = [self.state.papers[p].title for p in pids[:MAX_LISTED]]
+        listed = "; ".join(f"“{t}”" for t in titles) + (f" and {len(pids) - MAX_LISTED} more"
+                                                        if len(pids) > MAX_LISTED else "")
+        n = f"{len(pids)} abstract{'s' if len(pids) != 1 else ''}"
+        if focus.origin:
+            return f"No paper in the collection introduces {name}; it is only mentioned in {n} ({listed})."
+        return f"No paper in the collection is about {name}; it is only mentioned in passing in {n} ({listed})."
+
+    def terms_reason(self, question: str, wanted: set[str], hits: Sequence[Hit]) -> tuple[str, list[str]]:
+        have = set().union(*(self.paper_terms(h) for h in hits[:3])) if hits else set()
+        missing = sorted(wanted - have, key=lambda t: -self.idf(t))[:4]
+        words = [w for w in dict.fromkeys(question.replace("?", " ").split())
+                 if content_terms(w) and next(iter(content_terms(w))) in missing]
+        if words:
+            listed = ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else words[0]
+            return f"None of the closest abstracts discusses {listed} together with the rest of the question.", words
+        return "None of the indexed abstracts answers this question.", []
