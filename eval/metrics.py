@@ -178,6 +178,11 @@ def _cited_validity(row: Mapping[str, Any]) -> float | None:
     return citation_validity(cited, row["source_titles"])
 
 
+def should_abstain(row: Mapping[str, Any]) -> bool:
+    """No gold paper, or one whose abstract does not state the fact asked for ("fact_absent")."""
+    return not row["gold_titles"] or bool(row.get("fact_absent"))
+
+
 def _shift_ok(row: Mapping[str, Any]) -> float:
     if not row["gold_titles"]:
         return float(bool(row["abstained"]))
@@ -202,7 +207,7 @@ def _group_metrics(rows: Sequence[Mapping[str, Any]]) -> dict[str, float | int |
     # Questions with a history that do not refer back to it: answered on their own terms (abstain when they
     # should, find their own gold paper when they have one, never cite only the history's papers).
     out["shift_ok"] = mean_or_none(_shift_ok(r) for r in rows if r.get("shift"))
-    abstention = abstention_scores((not r["gold_titles"], bool(r["abstained"])) for r in rows)
+    abstention = abstention_scores((should_abstain(r), bool(r["abstained"])) for r in rows)
     out["abstention_precision"] = abstention["precision"]
     out["abstention_recall"] = abstention["recall"]
     out["abstention_f1"] = abstention["f1"]

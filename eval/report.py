@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .llm_metrics import markdown as llm_markdown
+from .metrics import should_abstain
 
 HEADLINE = ["n", "recall@1", "recall@5", "recall@10", "mrr", "ndcg@10", "citation_recall", "citation_precision",
             "citation_validity", "compared_all_cited", "abstention_precision", "abstention_recall", "shift_ok",
@@ -44,11 +45,11 @@ def failures(rows: list[dict[str, Any]]) -> list[str]:
     out = []
     for r in rows:
         gold = r["gold_titles"]
-        if not gold and not r["abstained"]:
+        if should_abstain(r) and not r["abstained"]:
             out.append(f"- `{r['id']}` ({r['type']}): answered instead of abstaining")
-        elif gold and r["abstained"]:
+        elif not should_abstain(r) and r["abstained"]:
             out.append(f"- `{r['id']}` ({r['type']}): abstained although the collection answers it")
-        elif gold:
+        elif gold and not r["abstained"]:
             missed = [t for t in gold if t not in r["retrieved_titles"][:10]]
             uncited = [t for t in gold if t not in r["cited_titles"]] if r["type"] != "topic" else []
             if missed:

@@ -48,6 +48,8 @@ class Question:
     history: list[dict[str, str]] = field(default_factory=list)
     key_facts: list[str] = field(default_factory=list)
     shift: bool = False  # a turn whose question does not refer back to its history
+    # the gold paper is there but its abstract does not state the fact asked for: "not covered" is the right answer
+    fact_absent: bool = False
 
 
 def load_questions(path: Path, warn: Any = None) -> list[Question]:
@@ -79,7 +81,8 @@ def load_questions(path: Path, warn: Any = None) -> list[Question]:
         seen.add(qid)
         out.append(Question(id=qid, type=obj["type"], question=obj["question"].strip(),
                             gold_titles=list(obj.get("gold_titles") or []), history=list(obj.get("history") or []),
-                            key_facts=list(obj.get("key_facts") or []), shift=obj.get("shift") is True))
+                            key_facts=list(obj.get("key_facts") or []), shift=obj.get("shift") is True,
+                            fact_absent=obj.get("fact_absent") is True))
     if not out:
         raise InputError(f"{path}: no valid questions")
     return out
@@ -131,6 +134,7 @@ def run_questions(engine: Any, questions: list[Question], progress: bool = True,
             "source_titles": [h.title for h in ans.sources],
             "cited_titles": list(dict.fromkeys(c.title for c in ans.citations)),
             "abstained": ans.abstained, "mode": ans.mode, "notice": ans.notice, "shift": q.shift,
+            "fact_absent": q.fact_absent,
             "reason": ans.reason,
             "answer": ans.text, "latency_ms": round(latency, 2),
             **(llm_fields(ans, model_text(pieces)) if llm_mode else {}),
