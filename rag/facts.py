@@ -21,6 +21,11 @@ _RESULT_VERBS = content_terms("reach reaches achieve achieves obtain obtains get
                               "perform performs")
 
 
+def _terms(text: str) -> set[str]:
+    """Content terms, digits after letters apart ("LLMEval2" and "LLMEval^2" share "llmeval")."""
+    return content_terms(re.sub(r"(?<=[a-z])(?=\d)", " ", text.lower()))
+
+
 def states_fact(sentence: str, fact: str) -> bool:
     """Does the sentence state a fact of this kind: a number, or a named dataset / benchmark?"""
     if fact == "number":
@@ -31,7 +36,7 @@ def states_fact(sentence: str, fact: str) -> bool:
 
 def asked_terms(question: str, own_names: Iterable[str]) -> set[str]:
     """What a fact question asks about: its content terms without the paper's names and result verbs."""
-    return content_terms(question) - _RESULT_VERBS - set().union(*(content_terms(n) for n in own_names))
+    return _terms(question) - _RESULT_VERBS - set().union(*(_terms(n) for n in own_names))
 
 
 def states_asked(abstract: str, question: str, fact: str, own_names: Iterable[str]) -> bool:
@@ -42,4 +47,4 @@ def states_asked(abstract: str, question: str, fact: str, own_names: Iterable[st
     if fact != "number":
         return bool(sentences)
     asked = asked_terms(question, own_names)
-    return any(not asked or asked & content_terms(s) for s in sentences)
+    return any(not asked or asked & _terms(s) for s in sentences)

@@ -58,6 +58,7 @@ MODIFIERS_BEFORE_NAME = 2
 _FUNCTION_WORDS = {"over", "than", "versus", "vs", "vs.", "against", "like", "as", "at", "via", "using", "under"}
 _GENERIC_HEAD = re.compile(r"(?:model|architecture|network|optimi[sz]er|method|system|algorithm|framework|approach|"
                            r"paper|variant|family)s?$", re.I)
+_AMOUNT = re.compile(r"\d+(?:\.\d+)?[kmbt]?", re.I)
 _LEADING_AMOUNT = re.compile(r"^\d+(?:\.\d+)?[kmbt]\s+(?=\S)", re.I)
 FACT_CUES = {
     "dataset": re.compile(r"\b(?:which|what)\s+(?:\w+\s+){0,2}(?:datasets?|benchmarks?|corpus|corpora|data)\b", re.I),
@@ -82,6 +83,7 @@ class Focus:
     terms: frozenset[str]  # content terms (stems) of the question, names' terms included
     origin: bool  # "which paper introduced X?": X must be a paper's own name or in its title
     fact: str | None  # "dataset" | "number" when the question asks for one specific fact
+    bare: bool = False  # a bare phrase ("student-t processes from wide nets ..."): its subject is a description
 
 
 def examples(question: str, names: list[str]) -> set[str]:
@@ -92,6 +94,13 @@ def examples(question: str, names: list[str]) -> set[str]:
         span = question[m.end(): end.start() if end else len(question)]
         out.update(n for n in names if n in span)
     return out
+
+
+def is_bare(question: str) -> bool:
+    """A phrase with no opening that says what it asks ("How does", "In X,", "X — ...", "Can X ...")."""
+    q = _CHAT_CONTRACTION.sub(r"\1 is", _CHAT_OPENING.sub("", question))
+    return not (_IN_LEAD.match(q) or _SUBJECT_PREFIX.match(q) or _YES_NO.match(q) or _TERSE_SPLIT.search(q)
+                or _ASKS.match(q))
 
 
 def subject_phrase(question: str) -> str | None:
@@ -153,7 +162,7 @@ def focus_of(question: str, mid_sentence: bool = False) -> Focus:
     # "the 7B-parameter Mixtral model" is found as "7B Mixtral": the size is not part of the name
     found = list(dict.fromkeys(_LEADING_AMOUNT.sub("", n) for n in find_names(question, mid_sentence)))
     given = examples(question, found)
-    names = [n for n in found if n not in given]
+    names = [n for n in found if n not in given and not _AMOUNT.fullmatch(n)]  # "7M param model": 7M is a size
     cue = _ORIGIN.search(question)
     origin = cue is not None
     phrase = subject_phrase(question)
@@ -170,4 +179,4 @@ def focus_of(question: str, mid_sentence: bool = False) -> Focus:
         "number" if not _ASKS.match(question) and _TERSE_NUMBER.search(question) else None)
     quoted = tuple(n for n in quoted_names(question) if n in names)
     return Focus(tuple(names), tuple(subj), quoted, phrase, frozenset(content_terms(question)),
-                 origin, fact)
+                 origin, fact, is_bare(question))

@@ -32,6 +32,9 @@ from .text import (
 from .text import words as words_of
 from .types import Hit
 
+# What comes right before a name the paper is compared with, or gives as an example
+_BASELINE = re.compile(r"\b(?:outperform\w*|surpass\w*|match(?:es|ing)?|beat\w*|than|compared\s+(?:to|with)|versus|"
+                       r"vs\.?|such\s+as|e\.g\.,?|like|including|over)\s+(?:[\w.-]+,?\s+){0,8}$", re.I)
 MAX_LISTED = 3  # papers named in a reason ("mentioned in passing in A, B and C")
 
 
@@ -94,7 +97,15 @@ class Judge:
         # Named once in the opening is a comparison or an example ("the same architecture as Mistral 7B"); a
         # paper about the thing comes back to it.
         opening = " ".join(split_sentences(h.paper.abstract if h.paper else h.text)[: self.settings.central_sentences])
-        return count_name(name_tokens(opening), name) > 0 and self.mentions(h, name) >= 2
+        return count_name(name_tokens(opening), name) > 0 and self.mentions(h, name) >= 2 and \
+            not self.only_a_baseline(h, name)
+
+    def only_a_baseline(self, h: Hit, name: str) -> bool:
+        """Every time the abstract writes `name`, it is what the paper is measured against or an example
+        ("outperforms Llama 2 70B", "models such as BERT, GPT"): the paper is not about it."""
+        text = h.paper.abstract if h.paper else h.text
+        spots = [m.start() for m in re.finditer(r"(?<![\w-])" + re.escape(name) + r"(?![\w-])", text, re.I)]
+        return bool(spots) and all(_BASELINE.search(text[max(0, at - 60): at]) for at in spots)
 
     def papers_mentioning(self, name: str) -> list[str]:
         """Ids of the papers whose title or abstract contains `name`, over the whole collection (BM25's postings
@@ -103,10 +114,9 @@ class Judge:
         want = name_tokens(name)
         if state.bm25 is None or not want:
             return []
-        rows: set[int] | None = None
-        for t in set(terms(name)):
-            found = set(np.flatnonzero(state.bm25.get_scores([t]) > 0).tolist())
-            rows = found if rows is None else rows & found
+        rows = self._postings(terms(name))
+        if not rows:  # by the name's tokens: "LLMEval2" is written "LLMEval^2"
+            rows = self._postings(terms(" ".join(want)))
         if rows is None:  # a name of stopwords and single characters only: look in every paper
             candidates = set(state.papers)
         else:
@@ -117,6 +127,14 @@ class Judge:
             if p is not None and count_sequence(name_tokens(p.title + " . " + p.abstract), want):
                 out.append(pid)
         return out
+
+    def _postings(self, query_terms: list[str]) -> set[int] | None:
+        """Chunk rows that have every term (None: no terms to look for)."""
+        rows: set[int] | None = None
+        for t in set(query_terms):
+            found = set(np.flatnonzero(self.state.bm25.get_scores([t]) > 0).tolist())
+            rows = found if rows is None else rows & found
+        return rows
 
     def titled(self, h: Hit, name: str) -> bool:
         """`name` is the paper's own name or part of its title, or an acronym of consecutive title words ("CTR" in
@@ -146,7 +164,7 @@ class Judge:
         """The words a question without a named subject is about, when the collection has them as a phrase of at
         least two content words ("elastic weight consolidation"); else None (a paraphrase's own words)."""
         phrase = re.sub(r"^(?:the|an?)\s+", "", focus.subject_phrase or "", flags=re.I)
-        if focus.subjects or len(content_terms(phrase)) < 2 or not self.papers_mentioning(phrase):
+        if focus.subjects or focus.bare or len(content_terms(phrase)) < 2 or not self.papers_mentioning(phrase):
             return None
         return phrase
 
@@ -155,7 +173,8 @@ class Judge:
         words), the rarest one included; a paper that names the thing once in passing is not about it."""
         wanted = content_terms(phrase)
         rarest = max(wanted, key=self.idf)
-        return self.centrality(h, wanted) >= self.settings.partial_min_coverage and rarest in self.central_terms(h)
+        return self.centrality(h, wanted) >= self.settings.partial_min_coverage and rarest in self.central_terms(h) \
+            and not self.only_a_baseline(h, phrase)
 
     # --- terms ----------------------------------------------------------------------------------------------
     def term_coverage(self, h: Hit, wanted: set[str]) -> float:
@@ -183,11 +202,20 @@ class Judge:
             if not stems:
                 continue
             parts = words_of(w)
+            if self.abbreviates(w) or (is_coined(w) and self.papers_mentioning(w)):
+                continue  # "7M param recursive model": "param" is short for a word it has; "LLMEval2" = "LLMEval^2"
             if all(self.state.doc_freq.get(t, 0) == 0 for t in stems) or any(
                     part not in CONTENT_STOPWORDS and len(part) >= 4 and not known_word(part, self.state.vocabulary)
                     and not common_english(part) for part in parts):
                 out.append(w)
         return out
+
+    def abbreviates(self, word: str) -> bool:
+        """A lowercase word of at least 4 letters that starts a longer word of the collection ("param",
+        "arch"): typed short, not a word no abstract uses."""
+        w = word.lower()
+        return word.isalpha() and word.islower() and len(w) >= 4 and any(
+            v.startswith(w) and len(v) > len(w) for v in self.state.vocabulary)
 
     def absent_name(self, name: str) -> bool:
         """A coined name ("WaveNet", "ZeRO", "GPT-5") that no title or abstract contains. A name that is also a word

@@ -133,13 +133,15 @@ def common_english(word: str) -> bool:
 
 _NAME_TOKEN = re.compile(r"[a-z0-9]+")
 _POSSESSIVE = re.compile(r"(?<=\w)['’]s\b")
+_LETTER_DIGIT = re.compile(r"(?<=[a-z])(?=[0-9])")
 
 
 def name_tokens(text: str) -> list[str]:
     """Tokens for matching names: lowercase letter/digit runs, plurals folded ("ResMLPs" = "ResMLP"), possessives
     dropped ("ResMLP's") but not an opening quote before an s-word ("'SSVI'"). Single characters are kept, so
-    "GPT-4" is ("gpt", "4") and differs from "GPT-3"."""
-    return [singular(t) for t in _NAME_TOKEN.findall(_POSSESSIVE.sub("", text.lower()))]
+    "GPT-4" is ("gpt", "4") and differs from "GPT-3". Digits after letters are a token of their own, so "LLMEval2"
+    matches "LLMEval^2" and "Llama2" matches "Llama 2"."""
+    return [singular(t) for t in _NAME_TOKEN.findall(_LETTER_DIGIT.sub(" ", _POSSESSIVE.sub("", text.lower())))]
 
 
 _ABBREV = re.compile(r"\b(e\.g|i\.e|et al|etc|vs|cf|Fig|Eq|resp|approx|al|No|i\.i\.d)\.\s", re.I)

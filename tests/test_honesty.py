@@ -465,3 +465,35 @@ def test_chat_shorthand_and_that_paper_about_x_are_a_question_of_their_own(engin
     ans = engine.ask("btw whats that paper about underwater image enhancement using both RGB and HSV color spaces?",
                      history)
     assert not ans.abstained and ans.standalone_question is None and cited(ans)[0] == UIEC
+
+
+# --- set G's dev half (terse questions) ----------------------------------------------------------------------------
+@pytest.mark.parametrize("question, reason", [
+    # every time Mixtral's abstract writes "Llama 2 70B" it is what Mixtral outperforms or surpasses
+    ("llama 2 70b - how many pretraining tokens?", "No paper in the collection is about llama 2 70b; it is only "
+                                                  "mentioned in passing in 1 abstract (“Mixtral of Experts”)."),
+])
+def test_terse__a_baseline_the_evidence_is_measured_against_is_not_what_it_is_about(engine, question, reason):
+    ans = engine.ask(question)
+    assert ans.abstained and ans.reason == reason
+
+
+@pytest.mark.parametrize("question, title", [
+    # a bare phrase describes a paper: its words need not be central ("student-t processes" is one case it shows)
+    ("student-t processes from infinitely wide nets by putting prior on last-layer scale",
+     "Scale Mixtures of Neural Network Gaussian Processes"),
+    # "param" is short for a word the collection has, and "7M" is a size, not a name the paper must be about
+    ("7M param recursive 2-layer model on arc-agi-1 accuracy?", "Less is More: Recursive Reasoning with Tiny Networks"),
+])
+def test_terse__descriptions_abbreviations_and_sizes_are_answered(engine, question, title):
+    ans = engine.ask(question)
+    assert not ans.abstained and cited(ans)[0] == title, ans.reason
+
+
+def test_names_written_with_a_caret_or_a_space_before_their_digits_are_one_name(engine):
+    from rag.text import name_tokens
+    assert name_tokens("LLMEval2") == name_tokens("LLMEval^2") == ["llmeval", "2"]
+    assert name_tokens("Llama2") == name_tokens("Llama 2")
+    ans = engine.ask("Which benchmark of LLM evaluators is LLMEval2?")
+    assert "No abstract in the collection mentions LLMEval2" not in (ans.reason or "")
+    assert cited(ans)[0] == "Wider and Deeper LLM Networks are Fairer LLM Evaluators"
