@@ -20,14 +20,16 @@ _TOPIC = re.compile(
     re.I)
 _COMPARE_CUES = re.compile(
     r"\b(compare|compared|comparison|contrast|differ|differs|difference|differences|vs\.?|versus|"
-    r"build(?:s)?\s+on|relate(?:s)?\s+to|how\s+does\s+each|each\s+(?:one|of\s+them)|both|"
+    r"build(?:s)?\s+on|relate(?:s)?\s+to|(?:distinctions?|disagreements?|similarit(?:y|ies)|relationship|"
+    r"connections?)\s+between|how\s+does\s+each|each\s+(?:one|of\s+them)|both|"
     r"(?:\w+er|more\s+\w+|less\s+\w+)\s+than)\b", re.I)
 _EXPLICIT_COMPARE = re.compile(r"\b(compare|contrast|differ|differs|versus|vs\.?)\b", re.I)
 # Ordered from most to least specific; each captures the two sides. True: the frame marks where both sides end
 # ("differences between ... and", "how does ... differ from"), so a side may be a long description.
 _SPLITTERS: list[tuple[re.Pattern[str], bool]] = [
     (re.compile(r"^(?P<a>.+?)\s+(?:vs\.?|versus)\s+(?P<b>.+)$", re.I), False),
-    (re.compile(r"(?:differences?|distinction)\s+between\s+(?P<a>.+?)\s+and\s+(?P<b>.+)$", re.I), True),
+    (re.compile(r"(?:differences?|distinctions?|disagreements?|contrasts?|similarit(?:y|ies)|relationship|"
+                r"connections?)\s+between\s+(?P<a>.+?)\s+and\s+(?P<b>.+)$", re.I), True),
     # "How do A and B compare (on X)?": X is what they are compared on, not a side
     (re.compile(r"how\s+(?:does|do|did)\s+(?P<a>.+?)\s+and\s+(?P<b>.+?)\s+(?:compare|differ|relate|each|both)\b",
                 re.I), True),
@@ -53,6 +55,7 @@ _SIDE_TRIM = re.compile(r"^(?:the\s+|a\s+|an\s+|paper\s+on\s+|papers?\s+|approac
                         # the rest of the question after a side: "SEGNO: how do these two ...", "X, and why"
                         r"\s*[:;,—–]\s*(?:and\s+|but\s+)?(?:how|what|which|why|where|when|who|do|does|did|is|are|"
                         r"can|in\s+what)\b.*$|"
+                        r"\s+[-—–]{1,2}\s+.*$|"  # "A vs B - same method?": after a spaced dash, the question
                         r"[\s?.!:;,]+$|\s+(?:in\s+terms\s+of|regarding|with\s+respect\s+to|in\s+the\s+way|in\s+how|"
                         r"as\s+(?:ways?|approaches|methods|means|techniques|tools))\s+.*$", re.I)
 _QUOTED_SPAN = re.compile(r"(?:^|(?<=\s))[\"“‘'][^\"“”‘’]{3,120}?(?:[\"”’']|$)")  # its closing quote may be trimmed

@@ -497,3 +497,11 @@ def test_names_written_with_a_caret_or_a_space_before_their_digits_are_one_name(
     ans = engine.ask("Which benchmark of LLM evaluators is LLMEval2?")
     assert "No abstract in the collection mentions LLMEval2" not in (ans.reason or "")
     assert cited(ans)[0] == "Wider and Deeper LLM Networks are Fairer LLM Evaluators"
+
+
+def test_a_disagreement_between_two_papers_is_a_comparison_citing_both(engine):
+    ans = engine.ask("What is the main disagreement between the Neural Tangent Kernel paper and 'Feature Learning in "
+                     "Infinite-Width Neural Networks'?")
+    assert not ans.abstained
+    assert set(cited(ans)[:2]) == {"Neural Tangent Kernel: Convergence and Generalization in Neural Networks",
+                                   "Feature Learning in Infinite-Width Neural Networks"}

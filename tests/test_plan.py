@@ -86,6 +86,9 @@ def test_plan_query__table(names, question, kind, topic, sides, named):
     ("How do 2DMSE and AdANNS each build on Matryoshka representations?", ["2DMSE", "AdANNS"]),
     ("How do RWKV and RetNet compare as recurrent alternatives to the Transformer?",
      ["RWKV", "RetNet"]),
+    # terse: after a spaced dash comes the question about the two (set G)
+    ("ptr-net vs lstm seq2seq - how do they differ?", ["ptr-net", "lstm seq2seq"]),
+    ("What is the key disagreement between the NTK paper and SVCCA?", ["NTK paper", "SVCCA"]),
 ])
 def test_split_sides__table(question, sides):
     assert split_sides(question) == sides
@@ -128,6 +131,14 @@ def test_split_sides__a_quoted_title_counts_as_one_word():
     ("speedup over FlashAttention-2 when heads attend to shards?", "speedup over FlashAttention-2", ()),
     ("Did anyone later tackle that routing problem?", None, ()),
     ("NeuRBF and the location encoder both use sinusoids. How do they differ?", None, ()),
+    # set F/G: "In X, how ...?" is about X (not a long description of a paper); chat shorthand is not; a subject
+    # after a long object; a size is not a name
+    ("In elastic weight consolidation, how is the Fisher information used?", "elastic weight consolidation", ()),
+    ("In the LSTM encoder-decoder work on WMT'14 English-to-French, what BLEU did it get?", None, ()),
+    ("btw whats ResMLP?", "ResMLP", ("ResMLP",)),
+    ("what sliding-window size and grouped-query attention configuration does Mistral 7B use?", "Mistral 7B",
+     ("Mistral 7B",)),
+    ("7M param recursive 2-layer model on arc-agi-1 accuracy?", "7M param recursive 2-layer model", ()),
 ])
 def test_focus__subject_phrase_of_terse_and_long_openings(question, phrase, subjects):
     f = focus_of(question)
