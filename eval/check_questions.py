@@ -5,7 +5,8 @@
 Checks, per line: valid JSON with the fields `eval.runner` accepts; a unique id; every gold title an exact
 title of the corpus in data/raw; no gold for "unanswerable", some gold otherwise; a history for "followup".
 Then the optional fields that some questions carry:
-- "fact": every key fact is a verbatim substring of a gold paper's abstract; "fact_absent" ones have none.
+- "fact": every key fact is a verbatim substring of a gold paper's abstract; "fact_absent" ones have none (their
+  gold abstract does not state the fact asked for, so the expected answer is "not covered", naming that paper).
 - "partial": a comparative with exactly one gold paper (the side the collection covers).
 - "shift": true means the history's assistant turn names a corpus paper by exact title and cites [1] and the
   question's gold does not point back to that paper; false means a "followup" that does refer back.

@@ -141,9 +141,13 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
     if evidence and focus.fact and plan.kind == "lookup":
         # "gpipe - how many micro-batches?": the paper is there, but no sentence of it gives that number
         # (the paper's own names and title words say which paper, not what is measured: "nasnet search cost")
-        stating = [h for h in evidence if states_asked(judge.state.abstract(h.paper_id) or h.text, question, focus.fact,
-                                                       [*focus.subjects, h.title, *judge.state.names.names.get(
-                                                           h.paper_id, ())])]
+        # (a dataset must be named other than as the paper the question names: "one public dataset ... DTRN")
+        def own(h: Hit) -> list[str]:
+            aliases = judge.state.names.names.get(h.paper_id, ()) if focus.fact == "number" else [h.named_as or ""]
+            return [*focus.subjects, h.title, *aliases]
+
+        stating = [h for h in evidence
+                   if states_asked(judge.state.abstract(h.paper_id) or h.text, question, focus.fact, own(h))]
         # a paper the question names that does not state it is what was asked about: others' numbers are not it
         named = [h for h in evidence if h.named_as or any(judge.titled(h, n) for n in focus.names)]
         if not stating or (named and not any(h in stating for h in named)):

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from .text import content_terms, find_names, split_sentences
 
-_NUMBER = re.compile(r"(?<![\w'’-])\d")  # a number of its own, not one inside a name ("CIFAR-10", "WMT'14")
+_NUMBER = re.compile(r"(?<![\w'’/-])\d")  # a number of its own, not one inside a name ("CIFAR-10", "WMT'14")
 _DATASET_WORD = re.compile(r"\b(?:datasets?|benchmarks?|corpus|corpora|suite|challenge|competition)\b", re.I)
 FACT_WORDS = {"number": "this number", "dataset": "the dataset or benchmark"}
 # Verbs of any result sentence ("X obtains / reaches / achieves 83.6%"): sharing one says nothing of what is measured
@@ -28,8 +28,8 @@ def _terms(text: str) -> set[str]:
 
 def states_fact(sentence: str, fact: str) -> bool:
     """Does the sentence state a fact of this kind: a number, or a named dataset / benchmark?"""
-    if fact == "number":
-        return bool(_NUMBER.search(sentence))
+    if fact == "number":  # not an enumeration "(1)" or a dimension "1D"
+        return bool(_NUMBER.search(re.sub(r"\(\d\)|\b\d[Dd]\b", " ", sentence)))
     return bool(_DATASET_WORD.search(sentence)) and bool(find_names(sentence)) or bool(
         re.search(r"\b(?:on|using|with)\s+(?:the\s+)?[A-Z][\w-]*[A-Z0-9][\w-]*", sentence))
 
@@ -44,7 +44,8 @@ def states_asked(abstract: str, question: str, fact: str, own_names: Iterable[st
     digit that shares a term with what is asked; when nothing is left to share (only the name was asked
     about), any sentence with a number does."""
     sentences = [s for s in split_sentences(abstract) if states_fact(s, fact)]
-    if fact != "number":
-        return bool(sentences)
+    if fact != "number":  # a dataset has a name of its own, not the paper's ("one public dataset ... DTRN")
+        own = {n.lower() for n in own_names}
+        return any(any(n.lower() not in own for n in find_names(s)) for s in sentences)
     asked = asked_terms(question, own_names)
     return any(not asked or asked & _terms(s) for s in sentences)

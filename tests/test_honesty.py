@@ -362,6 +362,14 @@ def test_fact__the_sentence_that_states_it_comes_first(engine):
     # a number inside a name is not one stated: "we search ... on the CIFAR-10 dataset" gives no search cost
     ("nasnet search cost in gpu days?", "The abstract of “Learning Transferable Architectures for Scalable Image "
                                         "Recognition” does not state this number."),
+    # nor is "(1)", "1D" or the 3 of "WSJ0-2/3Mix"
+    ("How many parameters does the Tiny-Sepformer model have?", "The abstract of “Tiny-Sepformer: A Tiny Time-Domain "
+                                                                "Transformer Network for Speech Separation” does not "
+                                                                "state this number."),
+    # a dataset has a name of its own: "one public dataset and one industrial dataset ... DTRN" names none
+    ("Which public dataset is DTRN tested on?", "The abstract of “Deep Task-specific Bottom Representation Network "
+                                                "for Multi-Task Recommendation” does not state the dataset or "
+                                                "benchmark."),
 ])
 def test_fact__an_abstract_that_does_not_state_it_is_not_covered_and_named(engine, question, reason):
     ans = engine.ask(question)

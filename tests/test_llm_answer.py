@@ -183,8 +183,8 @@ def test_a_rewrite_that_narrates_the_chat_is_not_used(llm, fake_llm):
     fake_llm.reply = lambda m: cite_first_sentences(m, [1])
     history = [{"role": "user", "content": "What is ResMLP?"},
                {"role": "assistant", "content": f"ResMLP is an all-MLP image classifier [1].\n\n[1] {RESMLP}"}]
-    ans = llm.ask("What accuracy does it reach on ImageNet?", history)
-    assert ans.standalone_question == "What accuracy does ResMLP reach on ImageNet?"
+    ans = llm.ask("How is it trained on ImageNet?", history)
+    assert ans.standalone_question == "How is ResMLP trained on ImageNet?"
     assert not ans.abstained and [c.title for c in ans.citations] == [RESMLP]
 
 
