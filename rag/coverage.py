@@ -90,12 +90,11 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
         names = [w for w in unknown if w in focus.names]  # a name as written, else the words in quotes
         listed = " or ".join(names[:3] or [f"“{w}”" for w in unknown[:3]])
         return Coverage(False, [], f"No abstract in the collection mentions {listed}.", unknown[:3])
-    if plan.kind == "lookup" and (thing := judge.described_subject(focus)):
-        pool = hits[: settings.evidence_top]
-        if not any(judge.about_phrase(h, thing) for h in pool):  # "In elastic weight consolidation, how ...?"
-            return Coverage(False, [], judge.name_reason(thing, focus), [thing])
     min_cov = settings.topic_min_coverage if plan.kind == "topic" else settings.min_coverage
     pool = hits if plan.kind == "topic" else hits[: settings.evidence_top]
+    if plan.kind == "lookup" and (thing := judge.described_subject(focus)):
+        if not any(judge.about_phrase(h, thing) for h in pool):  # "In elastic weight consolidation, how ...?"
+            return Coverage(False, [], judge.name_reason(thing, focus), [thing])
     # Names the evidence must have: what the question is about, and the names of a topic itself ("papers that use
     # BERT"). Other names are details of a description ("... rumours on Twitter"): they count as rare terms.
     head = topic_head(plan.topic) if plan.kind == "topic" and plan.topic else ""
@@ -143,11 +142,10 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
         # (the paper's own names and title words say which paper, not what is measured: "nasnet search cost")
         # (a dataset must be named other than as the paper the question names: "one public dataset ... DTRN")
         def own(h: Hit) -> list[str]:
-            aliases = judge.state.names.names.get(h.paper_id, ()) if focus.fact == "number" else [h.named_as or ""]
+            aliases = judge.state.names.names.get(h.paper_id, ()) if focus.fact == "number" else [h.named_as or h.title]
             return [*focus.subjects, h.title, *aliases]
 
-        stating = [h for h in evidence
-                   if states_asked(judge.state.abstract(h.paper_id) or h.text, question, focus.fact, own(h))]
+        stating = [h for h in evidence if states_asked(judge.abstract(h), question, focus.fact, own(h))]
         # a paper the question names that does not state it is what was asked about: others' numbers are not it
         named = [h for h in evidence if h.named_as or any(judge.titled(h, n) for n in focus.names)]
         if not stating or (named and not any(h in stating for h in named)):
@@ -159,7 +157,8 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
     if absent:
         return Coverage(False, [], absent_reason, absent[:3])
     # Why not: a name first (the clearest reason), else the topic's rare terms.
-    about_subject = [h for h in pool if focus.subjects and judge.name_problem(h, focus, focus.subjects) is None]
+    about_subject = [h for h in pool if judge.name_problem(h, focus, focus.subjects) is None] \
+        if setting and focus.subjects else []
     if about_subject and (lacks := next((n for n in setting if not judge.mentions(about_subject[0], n)), None)):
         return Coverage(False, [], f"“{about_subject[0].title}” is about {focus.subjects[0]}, but its abstract "
                         f"does not mention {lacks}.", [lacks])

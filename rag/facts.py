@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from .text import content_terms, find_names, split_sentences
+from .text import content_terms, find_names, split_digits, split_sentences
 
 _NUMBER = re.compile(r"(?<![\w'’/-])\d")  # a number of its own, not one inside a name ("CIFAR-10", "WMT'14")
 _DATASET_WORD = re.compile(r"\b(?:datasets?|benchmarks?|corpus|corpora|suite|challenge|competition)\b", re.I)
@@ -23,7 +23,7 @@ _RESULT_VERBS = content_terms("reach reaches achieve achieves obtain obtains get
 
 def _terms(text: str) -> set[str]:
     """Content terms, digits after letters apart ("LLMEval2" and "LLMEval^2" share "llmeval")."""
-    return content_terms(re.sub(r"(?<=[a-z])(?=\d)", " ", text.lower()))
+    return content_terms(split_digits(text))
 
 
 def states_fact(sentence: str, fact: str) -> bool:

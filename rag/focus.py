@@ -96,9 +96,14 @@ def examples(question: str, names: list[str]) -> set[str]:
     return out
 
 
+def _without_chat(question: str) -> str:
+    """Chat shorthand undone: "btw whats that paper about ..." asks "what is that paper about ..."."""
+    return _CHAT_CONTRACTION.sub(r"\1 is", _CHAT_OPENING.sub("", question))
+
+
 def is_bare(question: str) -> bool:
     """A phrase with no opening that says what it asks ("How does", "In X,", "X — ...", "Can X ...")."""
-    q = _CHAT_CONTRACTION.sub(r"\1 is", _CHAT_OPENING.sub("", question))
+    q = _without_chat(question)
     return not (_IN_LEAD.match(q) or _SUBJECT_PREFIX.match(q) or _YES_NO.match(q) or _TERSE_SPLIT.search(q)
                 or _ASKS.match(q))
 
@@ -106,8 +111,7 @@ def is_bare(question: str) -> bool:
 def subject_phrase(question: str) -> str | None:
     """The words right after an opening like "How does", "What accuracy does", "Tell me about": what the
     question is about ("speculative decoding", "the LAMB optimizer"), or None."""
-    # chat shorthand first: "btw whats that paper about ..." asks "what is that paper about ..."
-    question = _CHAT_CONTRACTION.sub(r"\1 is", _CHAT_OPENING.sub("", question))
+    question = _without_chat(question)
     lead = _IN_LEAD.match(question)
     if lead and len(lead.group("x").split()) <= IN_LEAD_WORDS:
         return lead.group("x").strip()

@@ -54,18 +54,25 @@ class Judge:
     def idf(self, term: str) -> float:
         return self.state.typical_idf if term in self.unseen_common else self.state.idf(term)
 
+    @staticmethod
+    def abstract(h: Hit) -> str:
+        return h.paper.abstract if h.paper else h.text
+
+    def opening(self, h: Hit) -> str:
+        """The abstract's first `central_sentences` sentences: where a paper says what it is about."""
+        return " ".join(split_sentences(self.abstract(h))[: self.settings.central_sentences])
+
     def paper_tokens(self, h: Hit) -> list[str]:
         if h.paper_id not in self._tokens:
-            self._tokens[h.paper_id] = name_tokens(h.title + " . " + (h.paper.abstract if h.paper else h.text))
+            self._tokens[h.paper_id] = name_tokens(h.title + " . " + self.abstract(h))
         return self._tokens[h.paper_id]
 
     def central_terms(self, h: Hit) -> set[str]:
         """Terms a paper is about: those of its title and opening sentences, and those its abstract repeats."""
         if h.paper_id not in self._central:
-            abstract = h.paper.abstract if h.paper else h.text
-            opening = " ".join(split_sentences(abstract)[: self.settings.central_sentences])
+            abstract = self.abstract(h)
             counts = Counter(stem(w) for w in words_of(abstract))
-            self._central[h.paper_id] = content_terms(h.title + " " + opening) | {
+            self._central[h.paper_id] = content_terms(h.title + " " + self.opening(h)) | {
                 t for t in content_terms(abstract) if counts[t] >= 2}
         return self._central[h.paper_id]
 
@@ -76,7 +83,7 @@ class Judge:
 
     def paper_terms(self, h: Hit) -> set[str]:
         if h.paper_id not in self._terms:
-            self._terms[h.paper_id] = content_terms(h.title + " " + (h.paper.abstract if h.paper else h.text))
+            self._terms[h.paper_id] = content_terms(h.title + " " + self.abstract(h))
         return self._terms[h.paper_id]
 
     # --- names ----------------------------------------------------------------------------------------------
@@ -96,14 +103,13 @@ class Judge:
             return True
         # Named once in the opening is a comparison or an example ("the same architecture as Mistral 7B"); a
         # paper about the thing comes back to it.
-        opening = " ".join(split_sentences(h.paper.abstract if h.paper else h.text)[: self.settings.central_sentences])
-        return count_name(name_tokens(opening), name) > 0 and self.mentions(h, name) >= 2 and \
+        return count_name(name_tokens(self.opening(h)), name) > 0 and self.mentions(h, name) >= 2 and \
             not self.only_a_baseline(h, name)
 
     def only_a_baseline(self, h: Hit, name: str) -> bool:
         """Every time the abstract writes `name`, it is what the paper is measured against or an example
         ("outperforms Llama 2 70B", "models such as BERT, GPT"): the paper is not about it."""
-        text = h.paper.abstract if h.paper else h.text
+        text = self.abstract(h)
         spots = [m.start() for m in re.finditer(r"(?<![\w-])" + re.escape(name) + r"(?![\w-])", text, re.I)]
         return bool(spots) and all(_BASELINE.search(text[max(0, at - 60): at]) for at in spots)
 

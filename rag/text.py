@@ -136,12 +136,17 @@ _POSSESSIVE = re.compile(r"(?<=\w)['’]s\b")
 _LETTER_DIGIT = re.compile(r"(?<=[a-z])(?=[0-9])")
 
 
+def split_digits(text: str) -> str:
+    """Lowercase `text` with digits after letters apart: "LLMEval2" → "llmeval 2", as "LLMEval^2" reads."""
+    return _LETTER_DIGIT.sub(" ", text.lower())
+
+
 def name_tokens(text: str) -> list[str]:
     """Tokens for matching names: lowercase letter/digit runs, plurals folded ("ResMLPs" = "ResMLP"), possessives
     dropped ("ResMLP's") but not an opening quote before an s-word ("'SSVI'"). Single characters are kept, so
     "GPT-4" is ("gpt", "4") and differs from "GPT-3". Digits after letters are a token of their own, so "LLMEval2"
     matches "LLMEval^2" and "Llama2" matches "Llama 2"."""
-    return [singular(t) for t in _NAME_TOKEN.findall(_LETTER_DIGIT.sub(" ", _POSSESSIVE.sub("", text.lower())))]
+    return [singular(t) for t in _NAME_TOKEN.findall(split_digits(_POSSESSIVE.sub("", text.lower())))]
 
 
 _ABBREV = re.compile(r"\b(e\.g|i\.e|et al|etc|vs|cf|Fig|Eq|resp|approx|al|No|i\.i\.d)\.\s", re.I)
