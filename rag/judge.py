@@ -269,9 +269,9 @@ class Judge:
 
     def terms_reason(self, question: str, wanted: set[str], hits: Sequence[Hit]) -> tuple[str, list[str]]:
         have = set().union(*(self.paper_terms(h) for h in hits[:3])) if hits else set()
-        missing = sorted(wanted - have, key=lambda t: -self.idf(t))[:4]
+        missing = sorted(wanted - have, key=lambda t: (-self.idf(t), t))[:4]  # ties by name: the same reason every run
         words = [w for w in dict.fromkeys(question.replace("?", " ").split())
-                 if content_terms(w) and next(iter(content_terms(w))) in missing]
+                 if content_terms(w) & set(missing)]
         if words:
             listed = ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else words[0]
             return f"None of the closest abstracts discusses {listed} together with the rest of the question.", words
