@@ -45,6 +45,7 @@ from .prompts import (
 )
 from .retrieve import Searcher
 from .settings import Settings
+from .text import restore_case
 from .types import Answer, Citation, Hit, Waiting
 
 log = logging.getLogger(__name__)
@@ -123,7 +124,7 @@ class Answerer:
         standalone = condensed or resolve(asked, hist, state.names)
         result = self.searcher.search_with_plan(standalone, k or None)  # None: the plan decides (topic or not)
         plan, hits = result.plan, result.hits
-        focus = focus_of(plan.topic or standalone)
+        focus = focus_of(restore_case(plan.topic or standalone, result.state.case_forms))
         ref = dangling(asked, hist, state.names) if standalone == asked else None
         if ref:  # "How does it compare with RaftMLP?" with nothing earlier that "it" could be
             coverage = Coverage(False, [], f"It is not clear what “{ref}” refers to: there is no earlier question in "

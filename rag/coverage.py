@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .facts import FACT_WORDS, asked_terms, states_asked
-from .focus import Focus, focus_of
+from .focus import Focus, fact_cue, focus_of
 from .index_state import IndexState
 from .judge import MAX_LISTED, Judge
 from .plan import QueryPlan
@@ -34,6 +34,7 @@ from .text import (
     count_sequence,
     defines_acronym,
     name_tokens,
+    restore_case,
     stem,
     topic_head,
 )
@@ -56,7 +57,8 @@ class Coverage:
 def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit], settings: Settings,
            focus: Focus | None = None) -> Coverage:
     """Which of `hits` are evidence for `question`, and if none (or not all sides) are, why."""
-    focus = focus or focus_of(plan.topic or question)
+    question = restore_case(question, state.case_forms)  # "alexnet top-5 error?" names AlexNet
+    focus = focus or focus_of(restore_case(plan.topic or question, state.case_forms))
     unseen_common = frozenset(stem(w) for w in words_of(question) if state.doc_freq.get(stem(w), 0) == 0
                               and common_english(w))
     judge = Judge(state, settings, unseen_common)
@@ -100,11 +102,18 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
     head = topic_head(plan.topic) if plan.kind == "topic" and plan.topic else ""
     # A specific fact on a named benchmark ("What perplexity does SLAB reach on WikiText-103?") is stated only by a
     # paper that names the benchmark.
-    setting = [n for n in focus.names if focus.fact and plan.kind == "lookup" and judge.papers_mentioning(n)
-               and re.search(r"\b(?:on|in)\s+(?:the\s+)?" + re.escape(n) + r"\b", question)]
+    # The benchmark or measure a fact question names ("... on WMT'14 English-to-German?", "What MMLU score ...?")
+    # is what it asks about: no abstract with it, no answer (a number on another benchmark is not it).
+    cue = fact_cue(question) if focus.fact and plan.kind == "lookup" else ""
+    setting = [n for n in focus.names if cue and (n in cue or re.search(
+        r"\b(?:on|in)\s+(?:the\s+)?" + re.escape(n) + r"(?!\w)", question))]
+    unmentioned = [n for n in setting
+                   if not judge.papers_mentioning(n) and not any(judge.has_words(h, n) for h in pool)]
+    if unmentioned:
+        return Coverage(False, [], f"No abstract in the collection mentions {unmentioned[0]}.", unmentioned[:3])
     required = list(dict.fromkeys([*focus.subjects, *focus.quoted, *(n for n in focus.names if head and n in head)]))
     evidence = [h for h in pool if judge.passes(h, focus, wanted, required, min_cov)
-                and all(judge.mentions(h, n) for n in setting)]
+                and all(judge.mentions(h, n) or judge.has_words(h, n) for n in setting)]
     if head:
         # A topic is covered when at least one paper is about it (its title, opening or repeated words), not only
         # mentions it; then every paper that covers its words is listed.
@@ -181,7 +190,7 @@ def _comparison(judge: Judge, focus: Focus, plan: QueryPlan, hits: Sequence[Hit]
         side_hits = [h for h in hits if h.side == side.label]
         # A side that opens the question ("Winning tickets vs. ...") has a capital because the sentence starts there.
         opens = plan.query.lstrip(" \"'“‘").startswith(side.label)
-        side_focus = focus_of(side.label, mid_sentence=not opens)
+        side_focus = focus_of(restore_case(side.label, judge.state.case_forms), mid_sentence=not opens)
         # The name a side opens with is what it is about ("MgNO", "the LSTM encoder-decoder approach"); other names
         # in a described side are details.
         label = re.sub(r"^(?:the|an?)\s+", "", side.label, flags=re.I)

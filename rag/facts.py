@@ -21,6 +21,11 @@ _RESULT_VERBS = content_terms("reach reaches achieve achieves obtain obtains get
                               "perform performs")
 
 
+# Named measures: a sentence gives a BLEU score only if it says BLEU (a parameter count in the same sentence is not it)
+_METRIC = re.compile(r"\b(?:bleu|rouge(?:-\w+)?|f1|auc|map|fid|psnr|ssim|dice|m?iou|perplexity|wer|rmse|mrr|ndcg)\b",
+                     re.I)
+
+
 def _terms(text: str) -> set[str]:
     """Content terms, digits after letters apart ("LLMEval2" and "LLMEval^2" share "llmeval")."""
     return content_terms(split_digits(text))
@@ -41,11 +46,14 @@ def asked_terms(question: str, own_names: Iterable[str]) -> set[str]:
 
 def states_asked(abstract: str, question: str, fact: str, own_names: Iterable[str]) -> bool:
     """Does some sentence of `abstract` state the `fact` the question asks for? A number needs a sentence with a
-    digit that shares a term with what is asked; when nothing is left to share (only the name was asked
-    about), any sentence with a number does."""
+    digit that shares a term with what is asked, and that names the measure asked for if the question names one
+    ("How many BLEU points ..."); when nothing is left to share (only the name was asked about), any sentence
+    with a number does."""
     sentences = [s for s in split_sentences(abstract) if states_fact(s, fact)]
     if fact != "number":  # a dataset has a name of its own, not the paper's ("one public dataset ... DTRN")
         own = {n.lower() for n in own_names}
         return any(any(n.lower() not in own for n in find_names(s)) for s in sentences)
     asked = asked_terms(question, own_names)
-    return any(not asked or asked & _terms(s) for s in sentences)
+    metrics = {m.lower() for m in _METRIC.findall(question)}
+    return any((not asked or asked & _terms(s)) and (not metrics or metrics & {m.lower() for m in _METRIC.findall(s)})
+               for s in sentences)

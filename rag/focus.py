@@ -15,7 +15,7 @@ _EXAMPLES = re.compile(r"\b(?:e\.g\.|i\.e\.|for\s+example|for\s+instance|such\s+
 _CLAUSE_END = re.compile(r"[;?!)]|,\s+(?:and|but|or)\s|\s(?:and|or)\s+(?:how|what|which|why|does|do|is|are)\b", re.I)
 # Asks for the paper that introduced something: then that thing must be a paper's own name or in its title.
 _ORIGIN = re.compile(r"\b(?:introduc|propos|invent|originat|first (?:describ|present|propos|introduc)|"
-                     r"coin)\w*\b", re.I)
+                     r"coin)\w*\b|\boriginal\b(?=\s+(?:[\w-]+\s+){0,5}(?:paper|work|article|publication)\b)", re.I)
 _SUBJECT_PREFIX = re.compile(
     r"^\s*(?:(?:what|who)\s+(?:is|are|was|were|does|do|did)|how\s+(?:does|do|did|is|are|was|were|can|could|would|has|have)|"
     r"(?:what|which|how\s+many|how\s+much)(?:\s+[\w-]+){1,8}?\s+(?:does|do|did|is|are|was|were|has|have)|"
@@ -55,6 +55,7 @@ _SUBJECT_END = re.compile(r"\s(?:does|do|did|is|are|was|were|can|could|would|has
                           r"perform|train|speed|improve|handle)\b|[,?;:(]", re.I)
 _SIZE = re.compile(r"^[\d.]+[kmbt]?-(?:parameters?|params?|layers?|billion|million)$", re.I)  # "1.5B-parameter"
 MODIFIERS_BEFORE_NAME = 2
+_ACTION = re.compile(r"[a-z]{2}(?:ing|ly)$", re.I)  # "swapping", "progressively"
 _FUNCTION_WORDS = {"over", "than", "versus", "vs", "vs.", "against", "like", "as", "at", "via", "using", "under"}
 _GENERIC_HEAD = re.compile(r"(?:model|architecture|network|optimi[sz]er|method|system|algorithm|framework|approach|"
                            r"paper|variant|family)s?$", re.I)
@@ -72,6 +73,14 @@ FACT_CUES = {
 # amazon data?" (a question that opens like one says so with "what ..." / "how many ..." above)
 _TERSE_NUMBER = re.compile(r"\b(?:gpu|tpu)[-\s]?(?:days|hours)\b|\b(?:auc|bleu|perplexity|top-?[15]|map|f1)"
                            r"(?:\s+(?:gain|improvement|score|accuracy))?(?=\s*(?:\?|$|on\b|in\b|for\b|vs\b))", re.I)
+
+
+def fact_cue(question: str) -> str:
+    """The words that ask for the fact ("What MMLU score", "how many tokens"), or "" when none do."""
+    for cue in (*FACT_CUES.values(), _TERSE_NUMBER):
+        if m := cue.search(question):
+            return m.group(0)
+    return ""
 
 
 @dataclass(frozen=True)
@@ -154,7 +163,9 @@ def subjects(phrase: str | None, names: list[str]) -> list[str]:
     words = phrase.split()
     for n in names:
         at = next((i for i in range(1, MODIFIERS_BEFORE_NAME + 1) if " ".join(words[i:]).startswith(n)), None)
-        if at is not None and not any(_modifier(w) or w.lower() in _FUNCTION_WORDS for w in words[:at]):
+        # (not after a verb or an adverb: in "progressively swapping LayerNorm for ..." it is what is acted on)
+        if at is not None and not any(_modifier(w) or w.lower() in _FUNCTION_WORDS or _ACTION.search(w)
+                                      for w in words[:at]):
             after = words[at + len(n.split()):]
             if not after or _GENERIC_HEAD.match(after[0]):
                 return [n]

@@ -226,10 +226,21 @@ _ASKS = re.compile(r"(?:what|which|how|why|who|where|when|is|are|was|were|does|d
                    r"anything|tell|explain|describe|compare|find|show)\b", re.I)
 
 
+# Where to look and how to ask, not what is asked: "According to the collection, which papers ...?", "Could you
+# tell me how ...?"
+_SCOPE_LEAD = re.compile(r"^\s*(?:(?:according\s+to|based\s+on|in|within)\s+(?:the|this)\s+(?:collection|corpus|"
+                         r"abstracts?|papers?)\s*,\s*|(?:could|can|would)\s+you\s+(?:please\s+)?(?:tell|show)\s+me\s*,?\s*"
+                         r"(?=(?:how|what|which|why|who|where|when|about)\b))", re.I)
+
+
 def without_lead_in(question: str) -> str:
     """`question` without a lead-in of at most four plain words before a dash or colon, when what follows is a
     question of its own ("ok switching gears — anything on detecting rumours ...?"): its words are not what the
-    question is about. A lead-in with a name ("ResMLP: how does it work?") or a rest that points back stays."""
+    question is about. A lead-in with a name ("ResMLP: how does it work?") or a rest that points back stays.
+    A scope or a polite opening ("According to the collection,", "Could you tell me") goes too."""
+    scoped = _SCOPE_LEAD.sub("", question, count=1)
+    if scoped != question and len(scoped.split()) >= 2:
+        question = scoped[0].upper() + scoped[1:]
     m = _LEAD_IN.match(question)
     if not m:
         return question

@@ -14,12 +14,13 @@ import pickle
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from .aliases import AliasIndex
 from .store import StoredChunk
-from .text import content_terms, light, terms, words
+from .text import case_forms, content_terms, light, terms, words
 from .types import Paper
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,11 @@ class IndexState:
     def idf(self, term: str) -> float:
         """How rare a content term is among the papers (log-scaled; a term no paper has weighs most)."""
         return math.log((len(self.papers) + 1) / (self.doc_freq.get(term, 0) + 0.5))
+
+    @cached_property
+    def case_forms(self) -> dict[str, str]:
+        """How the collection spells the coined names a question may type in lowercase ("alexnet" → "AlexNet")."""
+        return case_forms(p.title + " " + p.abstract for p in self.papers.values())
 
     def abstract(self, paper_id: str) -> str:
         p = self.papers.get(paper_id)

@@ -25,6 +25,7 @@ from .text import (
     known_word,
     name_tokens,
     spells_acronym,
+    spelt_otherwise,
     split_sentences,
     stem,
     terms,
@@ -35,7 +36,30 @@ from .types import Hit
 # What comes right before a name the paper is compared with, or gives as an example
 _BASELINE = re.compile(r"\b(?:outperform\w*|surpass\w*|match(?:es|ing)?|beat\w*|than|compared\s+(?:to|with)|versus|"
                        r"vs\.?|such\s+as|e\.g\.,?|like|including|over)\s+(?:[\w.-]+,?\s+){0,8}$", re.I)
+# What marks a name as someone else's earlier work: "the recently proposed KAN", "MRL (Kusupati et al., 2022)"
+_PRIOR_BEFORE = re.compile(r"\b(?:recently\s+(?:proposed|introduced|developed)|(?:proposed|introduced)\s+by|"
+                           r"recent\s+(?:progress|advances?|success(?:es)?|work)\s+(?:in|on|of|with)|"
+                           r"prior|previous|existing|popular|well-known|success\s+of|inspired\s+by)\s+"
+                           r"(?:[\w.-]+\s+){0,3}$", re.I)
+_PRIOR_AFTER = re.compile(r"^\s*(?:\([^)]{1,20}\)\s*)?"
+                          r"(?:\((?:[A-Z][\w-]+\s+et\s+al\.?|[^)]{0,40}\b(?:19|20)\d\d)[^)]*\)|"
+                          r"(?:have|has)\s+recently\s+(?:emerged|been\s+(?:proposed|introduced)|gained|attracted))")
 MAX_LISTED = 3  # papers named in a reason ("mentioned in passing in A, B and C")
+MAX_SKELETON_LETTERS = 5  # "attn", "cnfg": an abbreviation with letters left out is short
+CENTRAL_MENTIONS = 4  # named this often, a paper is about the name
+
+
+def _skeleton(short: str, long: str) -> bool:
+    """`short` is the start of `long` with vowels left out ("attn" of "attention", "cnfg" of "configuration")."""
+    i = 0
+    for c in long:
+        if i == len(short):
+            return True
+        if c == short[i]:
+            i += 1
+        elif c not in "aeiou" or i == 0:
+            return False
+    return i == len(short)
 
 
 class Judge:
@@ -90,6 +114,11 @@ class Judge:
     def mentions(self, h: Hit, name: str) -> int:
         return count_name(self.paper_tokens(h), name)
 
+    def has_words(self, h: Hit, name: str) -> bool:
+        """Every word of `name` is in the paper, if not side by side ("WMT'14 English" in "English to French
+        translation task from the WMT'14 dataset")."""
+        return set(name_tokens(name)) <= set(self.paper_tokens(h))
+
     def own_name(self, h: Hit, name: str) -> bool:
         """`name` is (the start of) one of the paper's own names: "NASNet" for "NASNet architecture"."""
         want = name_tokens(name)
@@ -103,7 +132,10 @@ class Judge:
             return True
         # Named once in the opening is a comparison or an example ("the same architecture as Mistral 7B"); a
         # paper about the thing comes back to it.
-        return count_name(name_tokens(self.opening(h)), name) > 0 and self.mentions(h, name) >= 2 and \
+        # A paper that keeps coming back to it is about it too, wherever it first names it (Seq2Seq names its LSTM
+        # eight times, after an opening about DNNs).
+        n = self.mentions(h, name)
+        return (n >= CENTRAL_MENTIONS or (count_name(name_tokens(self.opening(h)), name) > 0 and n >= 2)) and \
             not self.only_a_baseline(h, name)
 
     def only_a_baseline(self, h: Hit, name: str) -> bool:
@@ -112,6 +144,14 @@ class Judge:
         text = self.abstract(h)
         spots = [m.start() for m in re.finditer(r"(?<![\w-])" + re.escape(name) + r"(?![\w-])", text, re.I)]
         return bool(spots) and all(_BASELINE.search(text[max(0, at - 60): at]) for at in spots)
+
+    def cites_as_prior(self, h: Hit, name: str) -> bool:
+        """The abstract first writes `name` as earlier work ("the recently proposed Kolmogorov-Arnold Network",
+        "Matryoshka Representation Learning (MRL) (Kusupati et al., 2022)"): it builds on it, did not introduce it."""
+        text = self.abstract(h)
+        m = re.search(r"(?<![\w-])" + re.escape(re.sub(r"(?<=\w)s$", "", name)) + r"s?(?![\w-])", text, re.I)
+        return bool(m) and bool(_PRIOR_BEFORE.search(text[max(0, m.start() - 60): m.start()])
+                                or _PRIOR_AFTER.match(text[m.end(): m.end() + 80]))
 
     def papers_mentioning(self, name: str) -> list[str]:
         """Ids of the papers whose title or abstract contains `name`, over the whole collection (BM25's postings
@@ -155,7 +195,7 @@ class Judge:
         for which one of the question's names is central."""
         for name in required:
             if focus.origin:
-                ok = self.titled(h, name)
+                ok = self.titled(h, name) and not (self.cites_as_prior(h, name) and not self.own_name(h, name))
             elif side:
                 ok = self.central(h, name)
             else:
@@ -210,7 +250,8 @@ class Judge:
             parts = words_of(w)
             if self.abbreviates(w) or (is_coined(w) and self.papers_mentioning(w)):
                 continue  # "7M param recursive model": "param" is short for a word it has; "LLMEval2" = "LLMEval^2"
-            if all(self.state.doc_freq.get(t, 0) == 0 for t in stems) or any(
+            spelt = all(p in CONTENT_STOPWORDS or spelt_otherwise(p, self.state.vocabulary) for p in parts)
+            if (all(self.state.doc_freq.get(t, 0) == 0 for t in stems) and not spelt) or any(
                     part not in CONTENT_STOPWORDS and len(part) >= 4 and not known_word(part, self.state.vocabulary)
                     and not common_english(part) for part in parts):
                 out.append(w)
@@ -218,10 +259,14 @@ class Judge:
 
     def abbreviates(self, word: str) -> bool:
         """A lowercase word of at least 4 letters that starts a longer word of the collection ("param",
-        "arch"): typed short, not a word no abstract uses."""
+        "arch") or is one with letters left out ("attn"): typed short, not a word no abstract uses."""
         w = word.lower()
-        return word.isalpha() and word.islower() and len(w) >= 4 and any(
-            v.startswith(w) and len(v) > len(w) for v in self.state.vocabulary)
+        if not (word.isalpha() and word.islower() and len(w) >= 4):
+            return False
+        return any(v.startswith(w) and len(v) > len(w) for v in self.state.vocabulary) or (
+            len(w) <= MAX_SKELETON_LETTERS and any(
+                v[0] == w[0] and len(v) > len(w) and _skeleton(w, v)
+                for v in self.state.vocabulary))
 
     def absent_name(self, name: str) -> bool:
         """A coined name ("WaveNet", "ZeRO", "GPT-5") that no title or abstract contains. A name that is also a word

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import Counter
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
@@ -103,11 +105,24 @@ def light(word: str) -> str:
     return w
 
 
-def known_word(word: str, vocabulary: frozenset[str] | set[str]) -> bool:
-    """Does the collection use this word (`vocabulary`: the `light` forms of its words), inflected or with a
-    prefix?"""
+# Spellings of one word: British "-isation" / "-ise(d)" for "-ization" / "-ize(d)", "practise" for "practice", and
+# an adverb of a known adjective ("horizontally"). Only used to call a word known.
+_VARIANTS = ((re.compile(r"is(ation|ations|e|es|ed|ing)$"), r"iz\1"), (re.compile(r"yse(s|d)?$"), r"yze\1"),
+             (re.compile(r"ise$"), "ice"), (re.compile(r"(?<=\w{4})ly$"), ""), (re.compile(r"our$"), "or"))
+
+
+def spelt_otherwise(word: str, vocabulary: frozenset[str] | set[str]) -> bool:
+    """Does the collection write this word another way ("parameterisation" as "parameterization", "horizontally"
+    as "horizontal")?"""
     w = word.lower()
-    return light(w) in vocabulary or any(
+    return any((f := pattern.sub(repl, w)) != w and light(f) in vocabulary for pattern, repl in _VARIANTS)
+
+
+def known_word(word: str, vocabulary: frozenset[str] | set[str]) -> bool:
+    """Does the collection use this word (`vocabulary`: the `light` forms of its words), inflected, with a
+    prefix, or spelt another way?"""
+    w = word.lower()
+    return light(w) in vocabulary or spelt_otherwise(w, vocabulary) or any(
         w.startswith(p) and len(w) - len(p) >= 4 and light(w[len(p):]) in vocabulary for p in _PREFIXES)
 
 
@@ -173,8 +188,8 @@ _WORD = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9+]|[-.'’](?=[A-Za-z0-9]))*")
 # A quoted phrase: the opening quote starts a word, the closing one ends one (not "GPipe's ... PipeDream's").
 _QUOTED = re.compile(r"(?:(?<=^)|(?<=[\s(]))[\"“‘']([^\"“”‘’]{3,120}?)[\"”’'](?![\w])")
 # Metric and hardware words: asked about as facts, not as names a paper must mention.
-_GENERIC = frozenset("map bleu rouge f1 auc fid psnr ssim miou iou wer eer top-1 top-5 sota gpu gpus cpu cpus tpu "
-                     "tpus".split())
+_GENERIC = frozenset("map bleu rouge f1 auc fid psnr ssim miou iou wer eer rmse mse ndcg mrr top-1 top-5 sota gpu gpus "
+                     "cpu cpus tpu tpus".split())
 # Capitalised words that start questions or clauses, not names.
 _NOT_NAMES = frozenset("""
 which what how why who whom whose when where is are was were does do did can could should would will shall
@@ -240,7 +255,9 @@ def find_names(text: str, mid_sentence: bool = False) -> list[str]:
         start = (not before and not mid_sentence) or (bool(before) and before[-1] in ".?!;\"“")
         raw = m.group(0).strip("'’")
         word = _name_part(raw)
-        joins = run and question[prev_end:m.start()].strip() == "" and not run_closed
+        # two coined words side by side are two names ("AlexNet ILSVRC2012"), not one ("Mixtral 8x7B")
+        joins = run and question[prev_end:m.start()].strip() == "" and not run_closed and not (
+            is_coined(run[-1]) and is_coined(word))
         if _is_name_word(word, start) or (joins and word.isdigit()):  # "Llama 3": the number is part of it
             if run and not joins:
                 names.append(" ".join(run))
@@ -319,3 +336,38 @@ def topic_head(topic: str) -> str:
     ("Hopfield-style" → "Hopfield")."""
     m = _HEAD_END.search(topic)
     return _MODIFIER_TAIL.sub("", topic[: m.start()] if m else topic)
+
+
+# A coined name the collection writes in capitals but a question may type in lowercase ("alexnet", "bert"): the
+# share of its occurrences the collection itself writes in lowercase ("bert-large-uncased") stays below this.
+MAX_LOWERCASE_SHARE = 0.25
+
+
+def case_forms(texts: Iterable[str]) -> dict[str, str]:
+    """Lowercase word → how the collection writes it, for coined names it (almost) never writes in lowercase:
+    "alexnet" → "AlexNet", "nasnet" → "NASNet". Words it also writes in lowercase ("clip", also "CLIP") and
+    English words ("arm", also "ARM") are left out."""
+    seen: dict[str, Counter[str]] = {}
+    for text in texts:
+        for m in _WORD.finditer(text):
+            for part in re.sub(r"['’]s$", "", m.group(0)).split("-"):
+                if sum(c.isalpha() for c in part) >= 3:
+                    seen.setdefault(part.lower(), Counter())[part] += 1
+    out = {}
+    for low, forms in seen.items():
+        total = sum(forms.values())
+        best, _ = forms.most_common(1)[0]
+        # an English word ("arm", "talent") stays a word unless its name is unmistakable ("RoBERTa", "MoE")
+        mixed = any(c.isupper() for c in best[1:]) and any(c.islower() for c in best)
+        if forms.get(low, 0) < MAX_LOWERCASE_SHARE * total and is_coined(best) and (mixed or not common_english(low)):
+            out[low] = best
+    return out
+
+
+def restore_case(text: str, forms: dict[str, str]) -> str:
+    """`text` with each word typed in lowercase that the collection writes as a coined name in that name's
+    spelling: "alexnet top-5 error?" → "AlexNet top-5 error?" (words with any capital are left as written)."""
+    if not forms:
+        return text
+    return re.sub(r"(?<![\w+-])[a-z][a-z0-9]*[a-z0-9](?![\w+])",  # not a part of "cnn+rnn"
+                  lambda m: forms.get(m.group(0), m.group(0)), text)
