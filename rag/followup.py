@@ -229,8 +229,9 @@ _ASKS = re.compile(r"(?:what|which|how|why|who|where|when|is|are|was|were|does|d
 # Where to look and how to ask, not what is asked: "According to the collection, which papers ...?", "Could you
 # tell me how ...?"
 _SCOPE_LEAD = re.compile(r"^\s*(?:(?:according\s+to|based\s+on|in|within)\s+(?:the|this)\s+(?:collection|corpus|"
-                         r"abstracts?|papers?)\s*,\s*|(?:could|can|would)\s+you\s+(?:please\s+)?(?:tell|show)\s+me\s*,?\s*"
-                         r"(?=(?:how|what|which|why|who|where|when|about)\b))", re.I)
+                         r"abstracts?|papers?)\s*,\s*|(?:could|can|would)\s+you\s+(?:please\s+)?(?:(?:tell|show)\s+me\s*,?\s*"
+                         r"(?=(?:how|what|which|why|who|where|when|about)\b)|(?=(?:compare|contrast|summari[sz]e|"
+                         r"explain|describe|list)\b)))", re.I)
 
 
 def without_lead_in(question: str) -> str:

@@ -34,7 +34,9 @@ _SPLITTERS: list[tuple[re.Pattern[str], bool]] = [
     (re.compile(r"how\s+(?:does|do|did)\s+(?P<a>.+?)\s+and\s+(?P<b>.+?)\s+(?:compare|differ|relate|each|both)\b",
                 re.I), True),
     # "Contrast the vision MLP papers: scaling plain MLPs, ResMLP, and RaftMLP": the list after the colon
-    (re.compile(r"^(?:compare|contrast)\s+[^:]{0,60}:\s+(?P<a>[^,]+?),\s+(?P<b>.+,.+|.+\s+and\s+.+)$", re.I), True),
+    # (or between dashes: "Compare the all-MLP models - A, B, and C - with regard to ...")
+    (re.compile(r"^(?:compare|contrast)\s+[^:—–]{0,60}?(?::|\s[-—–]{1,2})\s+(?P<a>[^,]+?),\s+(?P<b>.+,.+|.+\s+and\s+.+)$",
+                re.I), True),
     (re.compile(r"(?:compare|contrast)\s+(?!(?:with|to|against|as|on|in)\b)(?P<a>.+?)\s+(?:with|to|and|against)\s+(?P<b>.+)$",
                 re.I), True),
     (re.compile(r"how\s+(?:does|do|did)\s+(?P<a>.+?)\s+(?:differ\s+from|build\s+(?:on|upon)|improve\s+(?:on|upon|over)|"
@@ -51,7 +53,10 @@ _SPLITTERS: list[tuple[re.Pattern[str], bool]] = [
     (re.compile(r"^(?:one|the\s+first)\s+(?:paper|work|study)\s+(?P<a>.+?)\s*[;,]\s+(?:another|the\s+other|a\s+second)"
                 r"(?:\s+(?:one|paper|work|study))?\s+(?P<b>.+?)\s*[.;]\s+.+$", re.I), True),
 ]
-_SIDE_TRIM = re.compile(r"^(?:the\s+|a\s+|an\s+|paper\s+on\s+|papers?\s+|approach\s+of\s+)+|"
+_SIDE_TRIM = re.compile(r"^(?:the\s+|a\s+|an\s+|paper\s+on\s+|papers?\s+|approach\s+of\s+|"
+                        # "the later claim that good subnetworks exist ...": what is claimed describes the paper
+                        r"(?:(?:later|earlier|recent|other|second|first)\s+)?(?:claim|idea|finding|observation|"
+                        r"argument|proposal|suggestion)\s+that\s+)+|"
                         # the rest of the question after a side: "SEGNO: how do these two ...", "X, and why"
                         r"\s*[:;,—–]\s*(?:and\s+|but\s+)?(?:how|what|which|why|where|when|who|do|does|did|is|are|"
                         r"can|in\s+what)\b.*$|"
@@ -108,6 +113,16 @@ def plan_query(query: str, names: AliasIndex) -> QueryPlan:
     return QueryPlan("lookup", query, named=named)
 
 
+def _list_items(part: str) -> list[str]:
+    """"A, B, and C" → A, B, C; "A, B and C" too. With a comma before the last "and", an "and" inside an item
+    stays ("the variant that mixes tokens vertically and horizontally, and the study of ...")."""
+    if "," not in part:
+        return [x for x in _CHAIN_SPLIT.split(part) if x.strip()]
+    if re.search(r",\s*and\s", part):
+        return [x for x in re.split(r",\s*(?:and\s+)?|\s+(?:vs\.?|versus)\s+", part, flags=re.I) if x.strip()]
+    return [x for x in _LIST_SPLIT.split(part) if x.strip()]
+
+
 def split_sides(query: str) -> list[str]:
     """The compared items of a comparison question ("A vs B", "compare A with B", "A, B and C"), or []."""
     q = query.strip().rstrip("?.! ")
@@ -118,8 +133,7 @@ def split_sides(query: str) -> list[str]:
             sides = []
             for part in (_SIDE_TRIM.sub("", m.group("a")).strip(), _SIDE_TRIM.sub("", m.group("b")).strip()):
                 # "A, B and C" or "A vs B vs C" on either side → one side per item
-                split = _LIST_SPLIT if "," in part else _CHAIN_SPLIT
-                items = [x for x in split.split(part) if x.strip()]
+                items = _list_items(part)
                 sides += [_SIDE_TRIM.sub("", x).strip(" '\"‘’“”") for i, x in enumerate(items)
                           if i == 0 or not _CLAUSE_ITEM.match(x.strip())]
             sides = [re.sub(r"^(?:how\s+does\s+|what\s+is\s+|is\s+)", "", s, flags=re.I) for s in sides]

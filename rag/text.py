@@ -255,6 +255,7 @@ def find_names(text: str, mid_sentence: bool = False) -> list[str]:
         start = (not before and not mid_sentence) or (bool(before) and before[-1] in ".?!;\"“")
         raw = m.group(0).strip("'’")
         word = _name_part(raw)
+        trimmed = word != re.sub(r"['’]s$", "", raw)  # "Location-aware", "ImageNet-trained": a modifier
         # two coined words side by side are two names ("AlexNet ILSVRC2012"), not one ("Mixtral 8x7B")
         joins = run and question[prev_end:m.start()].strip() == "" and not run_closed and not (
             is_coined(run[-1]) and is_coined(word))
@@ -263,7 +264,7 @@ def find_names(text: str, mid_sentence: bool = False) -> list[str]:
                 names.append(" ".join(run))
                 run = []
             run.append(word)
-            run_closed = bool(re.search(r"['’]s$", raw))
+            run_closed = bool(re.search(r"['’]s$", raw)) or trimmed
         elif run:
             names.append(" ".join(run))
             run = []

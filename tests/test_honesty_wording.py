@@ -102,3 +102,34 @@ def test_topic__after_a_scope_opening(engine):
                      "theoretically or in practise?")
     assert not ans.abstained, ans.reason
     assert {"Mixtral of Experts", "Towards Understanding Mixture of Experts in Deep Learning"} <= set(cited(ans))
+
+
+def test_split_sides__a_list_between_dashes_with_and_inside_an_item():
+    from rag.plan import split_sides
+    assert split_sides("Could you compare the all-MLP vision models - the residual MLP with data-efficient training, "
+                       "the MLP-Mixer variant that splits token mixing vertically and horizontally, and the study of "
+                       "scaling plain MLPs - with regard to inductive bias?") == [
+        "residual MLP with data-efficient training",
+        "MLP-Mixer variant that splits token mixing vertically and horizontally", "study of scaling plain MLPs"]
+    assert split_sides("Compare ResMLP, RaftMLP and gMLP") == ["ResMLP", "RaftMLP", "gMLP"]
+
+
+def test_split_sides__what_a_claim_says_describes_the_paper():
+    from rag.plan import split_sides
+    assert split_sides("Compare the winning-ticket hypothesis with the later claim that good subnetworks exist inside "
+                       "pre-trained models") == ["winning-ticket hypothesis",
+                                                 "good subnetworks exist inside pre-trained models"]
+
+
+def test_find_names__a_capitalised_word_with_a_lowercase_tail_is_a_modifier():
+    assert find_names("What did Location-aware Adaptive Normalization use?", True) == ["Location",
+                                                                                       "Adaptive Normalization"]
+
+
+def test_followup__a_title_with_a_lowercase_tail_resolves_to_its_paper(engine):
+    title = "Location-aware Adaptive Normalization: A Deep Learning Approach For Wildfire Danger Forecasting"
+    history = [{"role": "user", "content": "Is there deep learning work on wildfire danger forecasting?"},
+               {"role": "assistant", "content": f"'{title}' proposes a two-branch CNN [1]."}]
+    ans = engine.ask("What dataset did they evaluate it on?", history=history)
+    assert not ans.abstained, ans.reason
+    assert cited(ans)[0] == title
