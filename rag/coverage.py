@@ -41,6 +41,7 @@ from .text import (
 from .text import words as words_of
 from .types import Hit
 
+_SETTING = re.compile(r"\s(?:on|in|from|with|for|at|using|via|across)\s+", re.I)  # where or how, after a topic
 SUBJECT_HEAD_WORDS = 2  # "speculative decoding", "the LAMB": the words a subject phrase is about
 SIDE_NAME_WORDS = 2  # "the Lion optimizer" names a thing; a longer side after the name describes one
 
@@ -74,14 +75,21 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
     absent_reason = f"No abstract in the collection mentions {' or '.join(absent[:3])}." if absent else None
     detail_terms = set().union(*(content_terms(n) for n in absent))
     wanted = set(focus.terms) - detail_terms
-    if absent and (plan.kind == "topic" or focus.origin or len(wanted) < settings.detail_min_terms or any(
+    # (in a topic, a name after a preposition is where or how: "detecting rumours on Twitter at an early stage")
+    def where_or_how(n: str) -> bool:
+        return re.search(_SETTING.pattern + r"(?:the\s+)?" + re.escape(n) + r"(?!\w)", question, re.I) is not None
+
+    topic_kills = plan.kind == "topic" and any(not where_or_how(n) for n in absent)
+    few_terms = len(wanted) < settings.detail_min_terms and plan.kind != "topic"
+    if absent and (topic_kills or focus.origin or few_terms or any(
             n in focus.subjects or n in focus.quoted or defines_acronym(question, n)
             for n in absent)):
         return Coverage(False, [], absent_reason, absent[:3])
     # What the question is about must exist in the collection: a topic's head ("knowledge graph embeddings") or
     # the subject of "How does speculative decoding ...". A word no abstract uses means no paper is about it.
     # (Of a subject phrase only its first words: "graph neural networks cope with ..." ends in its verb.)
-    about = topic_head(plan.topic) if plan.kind == "topic" and plan.topic else \
+    # (a topic up to its first preposition: "detecting rumours | on Twitter at an early stage")
+    about = _SETTING.split(topic_head(plan.topic), 1)[0] if plan.kind == "topic" and plan.topic else \
         " ".join((focus.subject_phrase or "").split()[:SUBJECT_HEAD_WORDS])
     # "tokenization or byte-pair encoding", "anomaly / defect detection": one alternative the collection has is
     # enough.
@@ -107,18 +115,27 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
     cue = fact_cue(question) if focus.fact and plan.kind == "lookup" else ""
     setting = [n for n in focus.names if cue and (n in cue or re.search(
         r"\b(?:on|in)\s+(?:the\s+)?" + re.escape(n) + r"(?!\w)", question))]
+    setting += re.findall(r"(?<![\w-])[a-z]{3,}(?:-[a-z]{3,})+(?![\w-])", cue)  # "sudoku-extreme", not "en-fr"
     unmentioned = [n for n in setting
                    if not judge.papers_mentioning(n) and not any(judge.has_words(h, n) for h in pool)]
     if unmentioned:
         return Coverage(False, [], f"No abstract in the collection mentions {unmentioned[0]}.", unmentioned[:3])
-    required = list(dict.fromkeys([*focus.subjects, *focus.quoted, *(n for n in focus.names if head and n in head)]))
+    required = list(dict.fromkeys([*focus.subjects, *focus.quoted,
+                                   *(n for n in focus.names if head and n in head and not where_or_how(n))]))
     evidence = [h for h in pool if judge.passes(h, focus, wanted, required, min_cov)
                 and all(judge.mentions(h, n) or judge.has_words(h, n) for n in setting)]
     if head:
         # A topic is covered when at least one paper is about it (its title, opening or repeated words), not only
         # mentions it; then every paper that covers its words is listed.
+        alts = [a for a in re.split(r"\s+or\s+|\s*/\s*", head) if content_terms(a)] or [head]
+        # "mamba / selective state space models": a name no abstract has, then what it is; a paper is about that only
+        # if it says it in those words (a survey titled "selective" that lists state space models is not)
+        named_absent = len(alts) > 1 and any(judge.unknown_terms(a) for a in alts)
+
         def about_it(h: Hit) -> bool:
-            for alt in [a for a in re.split(r"\s+or\s+|\s*/\s*", head) if content_terms(a)] or [head]:
+            for alt in alts:
+                if named_absent and (judge.unknown_terms(alt) or not judge.mentions(h, alt)):
+                    continue
                 alt_terms = content_terms(alt)
                 alt_rarest = max(alt_terms, key=judge.idf, default=None)
                 if judge.centrality(h, alt_terms) >= min_cov and (
@@ -134,7 +151,9 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
             return Coverage(False, [], f"No paper in the collection is about {head.strip()}.", [head.strip()])
         evidence = kept
         head_terms = content_terms(head)
-        rarest = max(head_terms, key=judge.idf, default=None)
+        # (the rarest word some abstract has: in "alphafold / protein structure prediction" that is "protein")
+        rarest = max((t for t in head_terms if judge.state.doc_freq.get(t, 0)) or head_terms, key=judge.idf,
+                     default=None)
         if evidence and not any(h.named_as or about_it(h) for h in evidence):
             word = next((w for w in words_of(head) if rarest in content_terms(w)), rarest)
             mentioning = [h.title for h in evidence if rarest in judge.paper_terms(h)][:MAX_LISTED]

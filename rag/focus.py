@@ -71,8 +71,11 @@ FACT_CUES = {
 
 # A terse phrase that names a measure asks for its number: "nasnet search cost in gpu days?", "DIN AUC gain on
 # amazon data?" (a question that opens like one says so with "what ..." / "how many ..." above)
-_TERSE_NUMBER = re.compile(r"\b(?:gpu|tpu)[-\s]?(?:days|hours)\b|\b(?:auc|bleu|perplexity|top-?[15]|map|f1)"
-                           r"(?:\s+(?:gain|improvement|score|accuracy))?(?=\s*(?:\?|$|on\b|in\b|for\b|vs\b))", re.I)
+# (with the two words before the measure, which name what it is measured on: "zero-shot imagenet acc?")
+_TERSE_NUMBER = re.compile(r"\b(?:gpu|tpu)[-\s]?(?:days|hours)\b|"
+                           r"(?:[\w-]+\s+){0,2}?\b(?:auc|bleu|perplexity|top-?[15]|map|f1|acc|accuracy|error(?:\s+rate)?)"
+                           r"(?:\s+(?:gain|improvement|score|accuracy|error(?:\s+rate)?))?"
+                           r"(?=\s*(?:\?|$|on\b|in\b|for\b|vs\b))", re.I)
 
 
 def fact_cue(question: str) -> str:

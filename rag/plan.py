@@ -11,6 +11,8 @@ from .aliases import AliasIndex, AliasMatch
 _TOPIC = re.compile(
     r"^\s*(?:(?:which|what)\s+(?:other\s+)?(?:papers|works|studies|articles|publications)|list\s+(?:all\s+)?"
     r"(?:the\s+)?papers|(?:are\s+there\s+|find\s+|show\s+(?:me\s+)?)(?:any\s+)?papers|papers|"
+    # "anything on alphafold / protein structure prediction", "is there anything in here about X?"
+    r"(?:is\s+there\s+)?anything(?:\s+(?:in\s+here|here|in\s+the\s+collection))?(?=\s+(?:on|about)\b)|"
     # "What does the collection say about X?": everything the collection has on X
     r"what\s+does\s+the\s+collection\s+(?:say|report|contain|have|tell\s+us)(?=\s+(?:about|on)\b))\b"
     r"(?:\s+in\s+the\s+collection)?\s*(?:(?:that|which)\s+)?(?:(?:try|tries|aim|aims|attempt|attempts|seek|seeks)\s+to\s+)?"

@@ -42,10 +42,24 @@ _stem_lock = threading.Lock()
 _stemmer = None
 
 
+def american(word: str) -> str:
+    """The American spelling of a lowercase British one ("rumour" → "rumor", "normalised" → "normalized",
+    "parameterisation" → "parameterization"), so both spellings are one term; other words as they are. breame's
+    list has the everyday words; "-isation" (its list lacks "initialisation", "tokenisation") is always "-ization"."""
+    from breame.spelling import BRITISH_ENGLISH_SPELLINGS
+
+    return BRITISH_ENGLISH_SPELLINGS.get(word) or _ISATION.sub(r"ization\1", word)
+
+
+_ISATION = re.compile(r"isation(s?)$")
+
+
 @lru_cache(maxsize=500_000)  # vocabulary-sized; the lock is taken only on a cache miss
 def stem(word: str) -> str:
-    """The Snowball (English) stem of a lowercase word. PyStemmer objects are not thread-safe: one lock."""
+    """The Snowball (English) stem of a lowercase word, in its American spelling. PyStemmer objects are not
+    thread-safe: one lock."""
     global _stemmer
+    word = american(word)
     with _stem_lock:
         if _stemmer is None:
             import Stemmer
@@ -105,17 +119,17 @@ def light(word: str) -> str:
     return w
 
 
-# Spellings of one word: British "-isation" / "-ise(d)" for "-ization" / "-ize(d)", "practise" for "practice", and
-# an adverb of a known adjective ("horizontally"). Only used to call a word known.
-_VARIANTS = ((re.compile(r"is(ation|ations|e|es|ed|ing)$"), r"iz\1"), (re.compile(r"yse(s|d)?$"), r"yze\1"),
-             (re.compile(r"ise$"), "ice"), (re.compile(r"(?<=\w{4})ly$"), ""), (re.compile(r"our$"), "or"))
+# Other spellings of one word, besides the American one: "-ise(d)" for "-ize(d)" (words breame's list lacks:
+# "parameterised"), and an adverb of a known adjective ("horizontally"). Only used to call a word known.
+_VARIANTS = ((re.compile(r"is(e|es|ed|ing)$"), r"iz\1"), (re.compile(r"(?<=\w{4})ly$"), ""))
 
 
 def spelt_otherwise(word: str, vocabulary: frozenset[str] | set[str]) -> bool:
     """Does the collection write this word another way ("parameterisation" as "parameterization", "horizontally"
     as "horizontal")?"""
     w = word.lower()
-    return any((f := pattern.sub(repl, w)) != w and light(f) in vocabulary for pattern, repl in _VARIANTS)
+    forms = {american(w), *(pattern.sub(repl, w) for pattern, repl in _VARIANTS)} - {w}
+    return any(light(f) in vocabulary for f in forms)
 
 
 def known_word(word: str, vocabulary: frozenset[str] | set[str]) -> bool:

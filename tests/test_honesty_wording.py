@@ -133,3 +133,37 @@ def test_followup__a_title_with_a_lowercase_tail_resolves_to_its_paper(engine):
     ans = engine.ask("What dataset did they evaluate it on?", history=history)
     assert not ans.abstained, ans.reason
     assert cited(ans)[0] == title
+
+
+def test_stem__british_and_american_spellings_are_one_term():
+    from rag.text import stem
+    assert stem("rumour") == stem("rumor")
+    assert stem("parameterisation") == stem("parameterization")
+    assert stem("normalised") == stem("normalized") and stem("practise") == stem("practice")
+
+
+@pytest.mark.parametrize("question, reason", [
+    # a terse measure with what it is measured on: TRM's abstract gives ARC-AGI numbers only
+    ("tiny recursive model sudoku-extreme accuracy?", "No abstract in the collection mentions sudoku-extreme."),
+    # "anything on X / Y" asks for papers about it; no abstract has AlphaFold, and "protein" is there in passing
+    ("anything on alphafold / protein structure prediction", "No paper in the collection is about alphafold / "
+     "protein structure prediction; “protein” appears only in passing"),
+    # a name no abstract has, then what it is: a survey titled "selective" that lists state space models is not it
+    ("anything on mamba / selective state space models?", "No paper in the collection is about mamba / selective "
+     "state space models"),
+])
+def test_not_covered__terse_measures_and_anything_on(engine, question, reason):
+    ans = engine.ask(question)
+    assert ans.abstained and ans.reason is not None and ans.reason.startswith(reason), ans.reason
+
+
+@pytest.mark.parametrize("question, title", [
+    # the British spelling of the abstract's "rumor", and Twitter after "on" is where, not what
+    ("Is there anything in here about rumour detection on Twitter from individual tweets?",
+     "RP-DNN: A Tweet level propagation context based deep neural networks for early rumor detection in Social Media"),
+    ("lstm encoder-decoder wmt14 en-fr bleu score?", "Sequence to Sequence Learning with Neural Networks"),
+])
+def test_covered__spellings_settings_and_language_pairs(engine, question, title):
+    ans = engine.ask(question)
+    assert not ans.abstained, ans.reason
+    assert cited(ans)[0] == title
