@@ -45,7 +45,7 @@ from .prompts import (
 )
 from .retrieve import Searcher
 from .settings import Settings
-from .text import restore_case
+from .text import fix_transposed_stopwords, restore_case
 from .types import Answer, Citation, Hit, Waiting
 
 log = logging.getLogger(__name__)
@@ -105,11 +105,12 @@ class Answerer:
                 use_llm: bool | None, deadline: float | None = None) -> Prepared:
         s = self.settings
         q = validate_question(question, s.max_question_chars)
-        asked = without_lead_in(q)  # "Different question — are there papers on X?" asks about X
+        state = self.searcher.state
+        # "Different question — are there papers on X?" asks about X; "teh" is "the"
+        asked = fix_transposed_stopwords(without_lead_in(q), state.vocabulary)
         hist = clean_history(history)
         llm_on = self.llm_on(use_llm)
         notice = condensed = None
-        state = self.searcher.state
         if llm_on and asks_back(q, hist):
             # With an LLM the condense prompt resolves follow-ups; the reference rules are the fallback. A question
             # that does not refer back is answered on its own words, as without an LLM: a model asked to rewrite

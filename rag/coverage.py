@@ -42,6 +42,8 @@ from .text import words as words_of
 from .types import Hit
 
 _SETTING = re.compile(r"\s(?:on|in|from|with|for|at|using|via|across)\s+", re.I)  # where or how, after a topic
+_DESCRIBED_DATASET = re.compile(r"\b(?:on|in|using)\s+(?:the\s+)?((?:[\w-]+\s+){1,4}?)(?:data\s*sets?|benchmarks?|"
+                                r"corpus|corpora|tasks?|splits?)\b", re.I)
 SUBJECT_HEAD_WORDS = 2  # "speculative decoding", "the LAMB": the words a subject phrase is about
 SIDE_NAME_WORDS = 2  # "the Lion optimizer" names a thing; a longer side after the name describes one
 
@@ -116,6 +118,11 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
     setting = [n for n in focus.names if cue and (n in cue or re.search(
         r"\b(?:on|in)\s+(?:the\s+)?" + re.escape(n) + r"(?!\w)", question))]
     setting += re.findall(r"(?<![\w-])[a-z]{3,}(?:-[a-z]{3,})+(?![\w-])", cue)  # "sudoku-extreme", not "en-fr"
+    if cue:  # "... on the left atrium segmentation dataset?": its rarest word names it
+        for m in _DESCRIBED_DATASET.finditer(question):
+            named = [w for w in m.group(1).split() if content_terms(w)]
+            if named and not any(n in m.group(1) for n in setting):
+                setting.append(max(named, key=lambda w: max(judge.state.idf(t) for t in content_terms(w))))
     unmentioned = [n for n in setting
                    if not judge.papers_mentioning(n) and not any(judge.has_words(h, n) for h in pool)]
     if unmentioned:

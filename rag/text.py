@@ -386,3 +386,20 @@ def restore_case(text: str, forms: dict[str, str]) -> str:
         return text
     return re.sub(r"(?<![\w+-])[a-z][a-z0-9]*[a-z0-9](?![\w+])",  # not a part of "cnn+rnn"
                   lambda m: forms.get(m.group(0), m.group(0)), text)
+
+
+def fix_transposed_stopwords(text: str, vocabulary: frozenset[str] | set[str]) -> str:
+    """Typing slips of the commonest words, two neighbouring letters swapped ("teh" → "the", "adn" → "and"):
+    the slip is not a word a paper could be about. Only for slips that are no English word themselves and no
+    word of the collection (`vocabulary`, as in `known_word`: "ehr" may be an acronym there)."""
+    def fix(m: re.Match[str]) -> str:
+        w = m.group(0)
+        if w.lower() in STOPWORDS_EN or common_english(w) or known_word(w, vocabulary):
+            return w
+        for i in range(len(w) - 1):
+            swapped = w[:i] + w[i + 1] + w[i] + w[i + 2:]
+            if swapped.lower() in STOPWORDS_EN:
+                return swapped
+        return w
+
+    return re.sub(r"(?<![\w'-])[a-z]{3,5}(?![\w'-])", fix, text)

@@ -167,3 +167,24 @@ def test_covered__spellings_settings_and_language_pairs(engine, question, title)
     ans = engine.ask(question)
     assert not ans.abstained, ans.reason
     assert cited(ans)[0] == title
+
+
+def test_fix_transposed_stopwords__only_slips_that_are_no_word():
+    from rag.text import fix_transposed_stopwords
+    vocab = frozenset({"ehr", "record"})
+    assert fix_transposed_stopwords("svcca vs teh convergent paper adn ehr form", vocab) == \
+        "svcca vs the convergent paper and ehr form"
+
+
+def test_fact__a_dataset_described_in_words_must_be_in_the_abstract(engine):
+    ans = engine.ask("What Dice score did the orthogonal-annotation (DeSCO) method get on the left atrium "
+                     "segmentation dataset?")
+    assert ans.abstained and ans.reason == "No abstract in the collection mentions atrium."
+    ans = engine.ask("What Dice score does DeSCO reach on the KiTS19 dataset?")
+    assert not ans.abstained and "86.93%" in ans.text
+
+
+def test_comparison__a_typo_of_the_is_not_a_missing_side(engine):
+    ans = engine.ask("svcca vs teh convergent learning paper — how do they each compare representations?")
+    assert not ans.abstained and not (ans.reason or "").startswith("Only part")
+    assert {"Convergent Learning: Do different neural networks learn the same representations?"} <= set(cited(ans))
