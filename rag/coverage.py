@@ -33,6 +33,7 @@ from .text import (
     content_terms,
     count_sequence,
     defines_acronym,
+    is_coined,
     name_tokens,
     restore_case,
     stem,
@@ -44,6 +45,9 @@ from .types import Hit
 _SETTING = re.compile(r"\s(?:on|in|from|with|for|at|using|via|across)\s+", re.I)  # where or how, after a topic
 _DESCRIBED_DATASET = re.compile(r"\b(?:on|in|using)\s+(?:the\s+)?((?:[\w-]+\s+){1,4}?)(?:data\s*sets?|benchmarks?|"
                                 r"corpus|corpora|tasks?|splits?)\b", re.I)
+# the first word of a compound that says how a measure is taken, not on what: "per-case", "zero-shot", "top-k"
+_COUNTED_AS = {"per", "non", "zero", "few", "one", "all", "test", "top", "end", "average", "mean"}
+_AMOUNT_TERM = re.compile(r"\d+(?:\.\d+)?[kmbt]?")
 SUBJECT_HEAD_WORDS = 2  # "speculative decoding", "the LAMB": the words a subject phrase is about
 SIDE_NAME_WORDS = 2  # "the Lion optimizer" names a thing; a longer side after the name describes one
 
@@ -76,7 +80,8 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
     absent = [n for n in focus.names if judge.absent(n)]
     absent_reason = f"No abstract in the collection mentions {' or '.join(absent[:3])}." if absent else None
     detail_terms = set().union(*(content_terms(n) for n in absent))
-    wanted = set(focus.terms) - detail_terms
+    # sizes ("70b", "7b") say how big, not what about: sharing one is no sign of covering the question
+    wanted = {t for t in focus.terms if not _AMOUNT_TERM.fullmatch(t)} - detail_terms
     # (in a topic, a name after a preposition is where or how: "detecting rumours on Twitter at an early stage")
     def where_or_how(n: str) -> bool:
         return re.search(_SETTING.pattern + r"(?:the\s+)?" + re.escape(n) + r"(?!\w)", question, re.I) is not None
@@ -116,8 +121,10 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
     # is what it asks about: no abstract with it, no answer (a number on another benchmark is not it).
     cue = fact_cue(question) if focus.fact and plan.kind == "lookup" else ""
     setting = [n for n in focus.names if cue and (n in cue or re.search(
-        r"\b(?:on|in)\s+(?:the\s+)?" + re.escape(n) + r"(?!\w)", question))]
-    setting += re.findall(r"(?<![\w-])[a-z]{3,}(?:-[a-z]{3,})+(?![\w-])", cue)  # "sudoku-extreme", not "en-fr"
+        r"\b(?:on|in)\s+(?:the\s+|an?\s+)?" + re.escape(n) + r"(?!\w)", question))]
+    # "sudoku-extreme accuracy?" (not "en-fr", nor "per-case", which says how it is counted)
+    setting += [w for w in re.findall(r"(?<![\w-])[a-z]{3,}(?:-[a-z]{3,})+(?![\w-])", cue)
+                if w.split("-")[0] not in _COUNTED_AS]
     if cue:  # "... on the left atrium segmentation dataset?": its rarest word names it
         for m in _DESCRIBED_DATASET.finditer(question):
             named = [w for w in m.group(1).split() if content_terms(w)]
@@ -127,7 +134,12 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
                    if not judge.papers_mentioning(n) and not any(judge.has_words(h, n) for h in pool)]
     if unmentioned:
         return Coverage(False, [], f"No abstract in the collection mentions {unmentioned[0]}.", unmentioned[:3])
-    required = list(dict.fromkeys([*focus.subjects, *focus.quoted,
+    # Names the collection has, anywhere in the question ("Do winning tickets exist when fine-tuning BERT?"), must be
+    # in the evidence too: a paper without them is about something else.
+    present = [n for n in focus.names if plan.kind == "lookup" and n not in absent and is_coined(n)
+               and re.search(r"\b(?:when|while)\s+[\w-]+ing\s+(?:the\s+|an?\s+)?" + re.escape(n) + r"(?!\w)", question)
+               and judge.papers_mentioning(n)]
+    required = list(dict.fromkeys([*focus.subjects, *focus.quoted, *present,
                                    *(n for n in focus.names if head and n in head and not where_or_how(n))]))
     evidence = [h for h in pool if judge.passes(h, focus, wanted, required, min_cov)
                 and all(judge.mentions(h, n) or judge.has_words(h, n) for n in setting)]

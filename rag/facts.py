@@ -26,6 +26,15 @@ _METRIC = re.compile(r"\b(?:bleu|rouge(?:-\w+)?|f1|auc|map|fid|psnr|ssim|dice|m?
                      re.I)
 
 
+_VALUE = re.compile(r"(?<![\w'’/.-])\d[\d,.]*(?:\s?[kmbt]\b|%|x\b|times\b)?", re.I)  # "83.6%", "1.1B", "3x"
+_SIZE_VALUE = re.compile(r"[\d,.]+\s?[mbt]", re.I)  # "60M", "1.1B" parameters
+_SIZE_ASKED = re.compile(r"\b(?:parameters?|params?|size|big|large|small|tokens?|memory|how\s+many)\b", re.I)
+
+
+def _values(text: str) -> list[str]:
+    return [v.rstrip(",.").replace(" ", "") for v in _VALUE.findall(re.sub(r"\(\d\)", " ", text))]
+
+
 def _terms(text: str) -> set[str]:
     """Content terms, digits after letters apart ("LLMEval2" and "LLMEval^2" share "llmeval")."""
     return content_terms(split_digits(text))
@@ -55,5 +64,10 @@ def states_asked(abstract: str, question: str, fact: str, own_names: Iterable[st
         return any(any(n.lower() not in own for n in find_names(s)) for s in sentences)
     asked = asked_terms(question, own_names)
     metrics = {m.lower() for m in _METRIC.findall(question)}
+    # the number is one the question does not give itself ("... for the 1.1B Llama model?"), and not a model size
+    # unless a size is asked
+    given = set(_values(question))
+    sizes_asked = bool(_SIZE_ASKED.search(question))
     return any((not asked or asked & _terms(s)) and (not metrics or metrics & {m.lower() for m in _METRIC.findall(s)})
+               and any(v not in given and (sizes_asked or not _SIZE_VALUE.fullmatch(v)) for v in _values(s))
                for s in sentences)

@@ -65,7 +65,8 @@ FACT_CUES = {
     "dataset": re.compile(r"\b(?:which|what)\s+(?:\w+\s+){0,2}(?:datasets?|benchmarks?|corpus|corpora|data)\b", re.I),
     "number": re.compile(r"\b(?:how\s+(?:many|much|fast|large|big|small|long)|what\s+(?:\w+\s+){0,2}"
                          r"(?:accuracy|score|bleu|map|f1|auc|error|speed-?up|size|percentage|rate|number|dice|"
-                         r"perplexity|throughput|latency)|by\s+how\s+much|top-?1)\b", re.I),
+                         r"perplexity|throughput|latency|fid|psnr|ssim|rouge|wer|rmse|ndcg|mrr|recall|precision|"
+                         r"m?iou)|by\s+how\s+much|top-?1)\b", re.I),
 }
 
 
@@ -141,6 +142,8 @@ def subject_phrase(question: str) -> str | None:
                 not split and len(split_sentences(question)) > 1):  # "A and B both use X. How do they differ?"
             return None
         rest = head
+    if re.match(r"(?:i|we|you|one)\s", rest, re.I):
+        return None  # "How do I pick the best model ...?" is about what is picked, not the one who picks
     end = _SUBJECT_END.search(rest)
     phrase = rest[: end.start()] if end else rest
     return phrase.strip() or None

@@ -44,6 +44,7 @@ _PRIOR_BEFORE = re.compile(r"\b(?:recently\s+(?:proposed|introduced|developed)|(
 _PRIOR_AFTER = re.compile(r"^\s*(?:\([^)]{1,20}\)\s*)?"
                           r"(?:\((?:[A-Z][\w-]+\s+et\s+al\.?|[^)]{0,40}\b(?:19|20)\d\d)[^)]*\)|"
                           r"(?:have|has)\s+recently\s+(?:emerged|been\s+(?:proposed|introduced)|gained|attracted))")
+_AMOUNT_WORD = re.compile(r"\d+(?:\.\d+)?[kmbt]?")
 MAX_LISTED = 3  # papers named in a reason ("mentioned in passing in A, B and C")
 MAX_SKELETON_LETTERS = 5  # "attn", "cnfg": an abbreviation with letters left out is short
 CENTRAL_MENTIONS = 4  # named this often, a paper is about the name
@@ -117,7 +118,9 @@ class Judge:
     def has_words(self, h: Hit, name: str) -> bool:
         """Every word of `name` is in the paper, if not side by side ("WMT'14 English" in "English to French
         translation task from the WMT'14 dataset")."""
-        return set(name_tokens(name)) <= set(self.paper_tokens(h))
+        words = name.split()
+        tokens = self.paper_tokens(h)
+        return len(words) > 1 and all(count_sequence(tokens, name_tokens(w)) for w in words)
 
     def own_name(self, h: Hit, name: str) -> bool:
         """`name` is (the start of) one of the paper's own names: "NASNet" for "NASNet architecture"."""
@@ -250,6 +253,9 @@ class Judge:
             parts = words_of(w)
             if self.abbreviates(w) or (is_coined(w) and self.papers_mentioning(w)):
                 continue  # "7M param recursive model": "param" is short for a word it has; "LLMEval2" = "LLMEval^2"
+            parts = [p for p in parts if not _AMOUNT_WORD.fullmatch(p)]  # "557M-parameter": a size, not a word
+            if not parts:
+                continue
             spelt = all(p in CONTENT_STOPWORDS or spelt_otherwise(p, self.state.vocabulary) for p in parts)
             if (all(self.state.doc_freq.get(t, 0) == 0 for t in stems) and not spelt) or any(
                     part not in CONTENT_STOPWORDS and len(part) >= 4 and not known_word(part, self.state.vocabulary)

@@ -188,3 +188,33 @@ def test_comparison__a_typo_of_the_is_not_a_missing_side(engine):
     ans = engine.ask("svcca vs teh convergent learning paper — how do they each compare representations?")
     assert not ans.abstained and not (ans.reason or "").startswith("Only part")
     assert {"Convergent Learning: Do different neural networks learn the same representations?"} <= set(cited(ans))
+
+
+@pytest.mark.parametrize("question, reason", [
+    # the sentence with "perplexity" gives only the model sizes the question itself names
+    ("What C4 perplexity does Natural GaLore reach for the 1.1B Llama model?",
+     "The abstract of “Natural GaLore: Accelerating GaLore for memory-efficient LLM Training and Fine-tuning” does "
+     "not state this number."),
+    # "on an A100": the abstract measures on H100 GPUs
+    ("How much faster is FlashSigmoid than FlashAttention2 on an A100?", "“Theory, Analysis, and Best Practices for "
+     "Sigmoid Self-Attention” is about FlashSigmoid, but its abstract does not mention A100."),
+    # a name the collection has, in the setting ("when fine-tuning BERT"), must be in the evidence
+    ("Do winning lottery tickets exist when fine-tuning BERT?", "No paper in the collection is about BERT"),
+])
+def test_not_covered__numbers_the_question_gives_and_settings_the_abstract_lacks(engine, question, reason):
+    ans = engine.ask(question)
+    assert ans.abstained and ans.reason is not None and ans.reason.startswith(reason), ans.reason
+
+
+@pytest.mark.parametrize("question, title", [
+    # "557M-parameter" is a size ("557-million-parameter" in the abstract), not an unknown word
+    ("What ImageNet top-1 did the 557M-parameter AmoebaNet get when trained with pipeline model parallelism?",
+     "GPipe: Efficient Training of Giant Neural Networks using Pipeline Parallelism"),
+    # "per-case" says how accuracy is counted, not a benchmark the abstract must name
+    ("chromosome karyotyping type + polarity per-case accuracy",
+     "Varifocal-Net: A Chromosome Classification Approach using Deep Convolutional Networks"),
+])
+def test_covered__sizes_and_how_a_measure_is_counted(engine, question, title):
+    ans = engine.ask(question)
+    assert not ans.abstained, ans.reason
+    assert cited(ans)[0] == title
