@@ -24,7 +24,11 @@ _COMPARE_CUES = re.compile(
     r"\b(compare|compared|comparison|contrast|differ|differs|difference|differences|vs\.?|versus|"
     r"build(?:s)?\s+on|relate(?:s)?\s+to|(?:distinctions?|disagreements?|similarit(?:y|ies)|relationship|"
     r"connections?)\s+between|how\s+does\s+each|each\s+(?:one|of\s+them)|both|"
-    r"(?:\w+er|more\s+\w+|less\s+\w+)\s+than)\b", re.I)
+    r"(?:\w+er|more\s+\w+|less\s+\w+)\s+than|"
+    r"another\s+(?:(?:paper|one|work|study)\s+)?(?:says|claims|argues|suggests|finds|shows|proposes|uses))\b", re.I)
+# "NovoGrad or Natural GaLore if ...?", "Should I use ColBERT or MUVERA for ...?": a choice between two names
+_CHOICE = re.compile(r"^\s*(?i:should\s+(?:i|we)\s+(?:use|pick|choose|go\s+with)\s+|(?:is|are)\s+)?"
+                     r"[A-Z][\w.^-]*(?:\s+[A-Z0-9][\w.^-]*){0,3}\s+or\s+[A-Z]")
 _EXPLICIT_COMPARE = re.compile(r"\b(compare|contrast|differ|differs|versus|vs\.?)\b", re.I)
 # Ordered from most to least specific; each captures the two sides. True: the frame marks where both sides end
 # ("differences between ... and", "how does ... differ from"), so a side may be a long description.
@@ -53,12 +57,18 @@ _SPLITTERS: list[tuple[re.Pattern[str], bool]] = [
                 re.I), True),
     # "One paper uses X; another questions Y. Contrast the two."
     (re.compile(r"^(?:one|the\s+first)\s+(?:paper|work|study)\s+(?P<a>.+?)\s*[;,]\s+(?:another|the\s+other|a\s+second)"
-                r"(?:\s+(?:one|paper|work|study))?\s+(?P<b>.+?)\s*[.;]\s+.+$", re.I), True),
+                r"(?:\s+(?:one|paper|work|study))?\s+(?P<b>.+?)(?:\s*[.;]|\s+[-—–]{1,2})\s+.+$", re.I), True),
+    # "NovoGrad or Natural GaLore if my constraint is memory?": two names, one to choose
+    (re.compile(r"^(?i:should\s+(?:i|we)\s+(?:use|pick|choose|go\s+with)\s+|(?:is|are)\s+)?"
+                r"(?P<a>[A-Z][\w.^-]*(?:\s+[A-Z0-9][\w.^-]*){0,3})\s+or\s+(?P<b>[A-Z][\w.^-]*(?:\s+[A-Z0-9][\w.^-]*){0,3})"
+                r"(?:\s+(?:if|for|when|given|on|in|to)\b.*|\s*[,:?].*)?$"), False),
 ]
 _SIDE_TRIM = re.compile(r"^(?:the\s+|a\s+|an\s+|paper\s+on\s+|papers?\s+|approach\s+of\s+|"
                         # "the later claim that good subnetworks exist ...": what is claimed describes the paper
                         r"(?:(?:later|earlier|recent|other|second|first)\s+)?(?:claim|idea|finding|observation|"
-                        r"argument|proposal|suggestion)\s+that\s+)+|"
+                        r"argument|proposal|suggestion)\s+that\s+|"
+                        # "One paper says go wider with attention": what it says
+                        r"(?:says|claims|argues|suggests|finds)\s+(?:that\s+)?(?:(?:we|you)\s+should\s+)?)+|"
                         # the rest of the question after a side: "SEGNO: how do these two ...", "X, and why"
                         r"\s*[:;,—–]\s*(?:and\s+|but\s+)?(?:how|what|which|why|where|when|who|do|does|did|is|are|"
                         r"can|in\s+what)\b.*$|"
@@ -103,7 +113,8 @@ def plan_query(query: str, names: AliasIndex) -> QueryPlan:
         if topic:
             return QueryPlan("topic", query, topic=topic, named=named)
     distinct = list(dict.fromkeys(n.paper_id for n in named))
-    if _COMPARE_CUES.search(query) or (len(distinct) >= 2 and re.search(r"\band\b", query, re.I)):
+    if _COMPARE_CUES.search(query) or _CHOICE.match(query) or (
+            len(distinct) >= 2 and re.search(r"\band\b", query, re.I)):
         labels = split_sides(query)
         if len(labels) >= 2:
             return QueryPlan("comparative", query, sides=tuple(Side(x, tuple(names.find(x))) for x in labels),

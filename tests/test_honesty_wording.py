@@ -218,3 +218,32 @@ def test_covered__sizes_and_how_a_measure_is_counted(engine, question, title):
     ans = engine.ask(question)
     assert not ans.abstained, ans.reason
     assert cited(ans)[0] == title
+
+
+@pytest.mark.parametrize("question, sides", [
+    ("NovoGrad or Natural GaLore if my main constraint is optimizer memory?", ["NovoGrad", "Natural GaLore"]),
+    ("Should I use ColBERT or MUVERA for multi-vector retrieval?", ["ColBERT", "MUVERA"]),
+    ("One paper says go wider with attention, another says beef up the FFN - which change is faster?",
+     ["go wider with attention", "beef up the FFN"]),
+])
+def test_plan__a_choice_between_two_names_and_what_two_papers_say_are_comparisons(question, sides):
+    from rag.aliases import AliasIndex
+    from rag.plan import plan_query
+    plan = plan_query(question, AliasIndex.build([]))
+    assert plan.kind == "comparative" and [s.label for s in plan.sides] == sides
+
+
+def test_comparison__about_a_name_no_abstract_has_against_a_general_class_is_not_covered(engine):
+    ans = engine.ask("How does Mamba's throughput compare with transformers at very long context?")
+    assert ans.abstained and ans.reason == "No abstract in the collection mentions Mamba."
+    # the other way round, a named paper against the missing name is answered in part
+    ans = engine.ask("How does ResMLP compare with Mamba?")
+    assert not ans.abstained and (ans.reason or "").startswith("Only part of the comparison is covered")
+    assert cited(ans)[0] == "ResMLP: Feedforward networks for image classification with data-efficient training"
+
+
+def test_comparison__a_choice_cites_both(engine):
+    ans = engine.ask("NovoGrad or Natural GaLore if my main constraint is optimizer memory?")
+    assert set(cited(ans)) >= {"Stochastic Gradient Methods with Layer-wise Adaptive Moments for Training of Deep "
+                               "Networks",
+                               "Natural GaLore: Accelerating GaLore for memory-efficient LLM Training and Fine-tuning"}
