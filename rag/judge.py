@@ -18,6 +18,7 @@ from .text import (
     BARE_ACRONYM,
     CONTENT_STOPWORDS,
     common_english,
+    compound_terms,
     content_terms,
     count_name,
     count_sequence,
@@ -108,7 +109,8 @@ class Judge:
 
     def paper_terms(self, h: Hit) -> set[str]:
         if h.paper_id not in self._terms:
-            self._terms[h.paper_id] = content_terms(h.title + " " + self.abstract(h))
+            text = h.title + " " + self.abstract(h)
+            self._terms[h.paper_id] = content_terms(text) | compound_terms(text)
         return self._terms[h.paper_id]
 
     # --- names ----------------------------------------------------------------------------------------------

@@ -403,3 +403,16 @@ def fix_transposed_stopwords(text: str, vocabulary: frozenset[str] | set[str]) -
         return w
 
     return re.sub(r"(?<![\w'-])[a-z]{3,5}(?![\w'-])", fix, text)
+
+
+_JOINED_PREFIX = re.compile(r"\b(pre|post|fine|multi|self|non|co|semi|cross|sub|over|re)-([a-z]{3,})\b")
+_SPLIT_PREFIX = re.compile(r"\b(pre|post|fine|multi|self|semi)([a-z]{4,})\b")
+
+
+def compound_terms(text: str) -> set[str]:
+    """The other spelling of a prefixed word the text has, as terms: "pre-trained" also as "pretrained", and
+    "pretrained" also as "pre" + "trained", so a question written either way shares the terms."""
+    low = text.lower()
+    joined = {stem(a + b) for a, b in _JOINED_PREFIX.findall(low)}
+    split = {stem(w) for a, b in _SPLIT_PREFIX.findall(low) for w in (a, b) if w not in CONTENT_STOPWORDS}
+    return joined | split

@@ -247,3 +247,9 @@ def test_comparison__a_choice_cites_both(engine):
     assert set(cited(ans)) >= {"Stochastic Gradient Methods with Layer-wise Adaptive Moments for Training of Deep "
                                "Networks",
                                "Natural GaLore: Accelerating GaLore for memory-efficient LLM Training and Fine-tuning"}
+
+
+def test_compound_terms__both_spellings_of_a_prefixed_word():
+    from rag.text import compound_terms, content_terms
+    assert content_terms("pretrained") <= compound_terms("we fine-tune pre-trained models")
+    assert content_terms("pre-trained") <= compound_terms("pretrained models") | content_terms("pretrained models")
