@@ -253,3 +253,11 @@ def test_compound_terms__both_spellings_of_a_prefixed_word():
     from rag.text import compound_terms, content_terms
     assert content_terms("pretrained") <= compound_terms("we fine-tune pre-trained models")
     assert content_terms("pre-trained") <= compound_terms("pretrained models") | content_terms("pretrained models")
+
+
+def test_covered__what_the_asker_wants_is_not_what_the_papers_must_say(engine):
+    # "pick", "best", "my", "every": how the asker wants it, not words the paper has to use
+    ans = engine.ask("How do I pick the best pretrained model from a model zoo for my task without running "
+                     "inference with every candidate?")
+    assert not ans.abstained, ans.reason
+    assert cited(ans)[0] == "Know2Vec: A Black-Box Proxy for Neural Network Retrieval"
