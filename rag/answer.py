@@ -45,7 +45,7 @@ from .prompts import (
 )
 from .retrieve import Searcher
 from .settings import Settings
-from .text import fix_transposed_stopwords, restore_case
+from .spelling import fix_transposed_stopwords, restore_case
 from .types import Answer, Citation, Hit, Waiting
 
 log = logging.getLogger(__name__)

@@ -28,6 +28,7 @@ from .index_state import IndexState
 from .judge import MAX_LISTED, Judge
 from .plan import QueryPlan
 from .settings import Settings
+from .spelling import restore_case
 from .text import (
     common_english,
     content_terms,
@@ -35,7 +36,6 @@ from .text import (
     defines_acronym,
     is_coined,
     name_tokens,
-    restore_case,
     stem,
     topic_head,
 )

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from .aliases import AliasIndex
+from .spelling import case_forms
 from .store import StoredChunk
-from .text import case_forms, content_terms, light, terms, words
+from .text import content_terms, light, terms, words
 from .types import Paper
 
 log = logging.getLogger(__name__)

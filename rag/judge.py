@@ -14,11 +14,11 @@ import numpy as np
 from .focus import Focus
 from .index_state import IndexState
 from .settings import Settings
+from .spelling import compound_terms
 from .text import (
     BARE_ACRONYM,
     CONTENT_STOPWORDS,
     common_english,
-    compound_terms,
     content_terms,
     count_name,
     count_sequence,

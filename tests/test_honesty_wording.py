@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from rag.text import case_forms, find_names, known_word, restore_case
+from rag.spelling import case_forms, restore_case
+from rag.text import find_names, known_word
 
 
 def cited(ans) -> list[str]:
@@ -178,7 +179,7 @@ def test_covered__first_cited_however_it_is_typed(engine, question, title):
 
 
 def test_fix_transposed_stopwords__only_slips_that_are_no_word():
-    from rag.text import fix_transposed_stopwords
+    from rag.spelling import fix_transposed_stopwords
     vocab = frozenset({"ehr", "record"})
     assert fix_transposed_stopwords("svcca vs teh convergent paper adn ehr form", vocab) == \
         "svcca vs the convergent paper and ehr form"
@@ -228,7 +229,8 @@ def test_comparison__a_choice_cites_both(engine):
 
 
 def test_compound_terms__both_spellings_of_a_prefixed_word():
-    from rag.text import compound_terms, content_terms
+    from rag.spelling import compound_terms
+    from rag.text import content_terms
     assert content_terms("pretrained") <= compound_terms("we fine-tune pre-trained models")
     assert content_terms("pre-trained") <= compound_terms("pretrained models") | content_terms("pretrained models")
 

@@ -1,0 +1,78 @@
+"""How a question is typed against how the collection writes it (pure): names typed in lowercase that the
+collection writes as coined names ("alexnet" → "AlexNet"), slips of the commonest words ("teh"), and both
+spellings of a prefixed word ("pre-trained" / "pretrained"). Written by hand: these rules depend on the
+collection's own spellings, which no spelling library knows."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+from bm25s.stopwords import STOPWORDS_EN
+
+from .text import CONTENT_STOPWORDS, WRITTEN_WORD, common_english, is_coined, known_word, stem
+
+# A coined name the collection writes in capitals but a question may type in lowercase ("alexnet", "bert"): the
+# share of its occurrences the collection itself writes in lowercase ("bert-large-uncased") stays below this.
+MAX_LOWERCASE_SHARE = 0.25
+
+
+def case_forms(texts: Iterable[str]) -> dict[str, str]:
+    """Lowercase word → how the collection writes it, for coined names it (almost) never writes in lowercase:
+    "alexnet" → "AlexNet", "nasnet" → "NASNet". Words it also writes in lowercase ("clip", also "CLIP") and
+    English words ("arm", also "ARM") are left out."""
+    seen: dict[str, Counter[str]] = {}
+    for text in texts:
+        for m in WRITTEN_WORD.finditer(text):
+            for part in re.sub(r"['’]s$", "", m.group(0)).split("-"):
+                if sum(c.isalpha() for c in part) >= 3:
+                    seen.setdefault(part.lower(), Counter())[part] += 1
+    out = {}
+    for low, forms in seen.items():
+        total = sum(forms.values())
+        best, _ = forms.most_common(1)[0]
+        # an English word ("arm", "talent") stays a word unless its name is unmistakable ("RoBERTa", "MoE")
+        mixed = any(c.isupper() for c in best[1:]) and any(c.islower() for c in best)
+        if forms.get(low, 0) < MAX_LOWERCASE_SHARE * total and is_coined(best) and (mixed or not common_english(low)):
+            out[low] = best
+    return out
+
+
+def restore_case(text: str, forms: dict[str, str]) -> str:
+    """`text` with each word typed in lowercase that the collection writes as a coined name in that name's
+    spelling: "alexnet top-5 error?" → "AlexNet top-5 error?" (words with any capital are left as written)."""
+    if not forms:
+        return text
+    return re.sub(r"(?<![\w+-])[a-z][a-z0-9]*[a-z0-9](?![\w+])",  # not a part of "cnn+rnn"
+                  lambda m: forms.get(m.group(0), m.group(0)), text)
+
+
+def fix_transposed_stopwords(text: str, vocabulary: frozenset[str] | set[str]) -> str:
+    """Typing slips of the commonest words, two neighbouring letters swapped ("teh" → "the", "adn" → "and"):
+    the slip is not a word a paper could be about. Only for slips that are no English word themselves and no
+    word of the collection (`vocabulary`, as in `known_word`: "ehr" may be an acronym there)."""
+    def fix(m: re.Match[str]) -> str:
+        w = m.group(0)
+        if w.lower() in STOPWORDS_EN or common_english(w) or known_word(w, vocabulary):
+            return w
+        for i in range(len(w) - 1):
+            swapped = w[:i] + w[i + 1] + w[i] + w[i + 2:]
+            if swapped.lower() in STOPWORDS_EN:
+                return swapped
+        return w
+
+    return re.sub(r"(?<![\w'-])[a-z]{3,5}(?![\w'-])", fix, text)
+
+
+_JOINED_PREFIX = re.compile(r"\b(pre|post|fine|multi|self|non|co|semi|cross|sub|over|re)-([a-z]{3,})\b")
+_SPLIT_PREFIX = re.compile(r"\b(pre|post|fine|multi|self|semi)([a-z]{4,})\b")
+
+
+def compound_terms(text: str) -> set[str]:
+    """The other spelling of a prefixed word the text has, as terms: "pre-trained" also as "pretrained", and
+    "pretrained" also as "pre" + "trained", so a question written either way shares the terms."""
+    low = text.lower()
+    joined = {stem(a + b) for a, b in _JOINED_PREFIX.findall(low)}
+    split = {stem(w) for a, b in _SPLIT_PREFIX.findall(low) for w in (a, b) if w not in CONTENT_STOPWORDS}
+    return joined | split
