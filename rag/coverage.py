@@ -30,6 +30,7 @@ from .plan import QueryPlan
 from .settings import Settings
 from .spelling import restore_case
 from .text import (
+    AMOUNT,
     common_english,
     content_terms,
     count_sequence,
@@ -47,7 +48,6 @@ _DESCRIBED_DATASET = re.compile(r"\b(?:on|in|using)\s+(?:the\s+)?((?:[\w-]+\s+){
                                 r"corpus|corpora|tasks?|splits?)\b", re.I)
 # the first word of a compound that says how a measure is taken, not on what: "per-case", "zero-shot", "top-k"
 _COUNTED_AS = {"per", "non", "zero", "few", "one", "all", "test", "top", "end", "average", "mean"}
-_AMOUNT_TERM = re.compile(r"\d+(?:\.\d+)?[kmbt]?")
 SUBJECT_HEAD_WORDS = 2  # "speculative decoding", "the LAMB": the words a subject phrase is about
 SIDE_NAME_WORDS = 2  # "the Lion optimizer" names a thing; a longer side after the name describes one
 
@@ -81,7 +81,7 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
     absent_reason = f"No abstract in the collection mentions {' or '.join(absent[:3])}." if absent else None
     detail_terms = set().union(*(content_terms(n) for n in absent))
     # sizes ("70b", "7b") say how big, not what about: sharing one is no sign of covering the question
-    wanted = {t for t in focus.terms if not _AMOUNT_TERM.fullmatch(t)} - detail_terms
+    wanted = {t for t in focus.terms if not AMOUNT.fullmatch(t)} - detail_terms
     # (in a topic, a name after a preposition is where or how: "detecting rumours on Twitter at an early stage")
     def where_or_how(n: str) -> bool:
         return re.search(_SETTING.pattern + r"(?:the\s+)?" + re.escape(n) + r"(?!\w)", question, re.I) is not None
@@ -134,8 +134,8 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
                    if not judge.papers_mentioning(n) and not any(judge.has_words(h, n) for h in pool)]
     if unmentioned:
         return Coverage(False, [], f"No abstract in the collection mentions {unmentioned[0]}.", unmentioned[:3])
-    # Names the collection has, anywhere in the question ("Do winning tickets exist when fine-tuning BERT?"), must be
-    # in the evidence too: a paper without them is about something else.
+    # A coined name the collection has, in the setting "when fine-tuning X" ("Do winning tickets exist when
+    # fine-tuning BERT?"), must be in the evidence too: a paper without it is about something else.
     present = [n for n in focus.names if plan.kind == "lookup" and n not in absent and is_coined(n)
                and re.search(r"\b(?:when|while)\s+[\w-]+ing\s+(?:the\s+|an?\s+)?" + re.escape(n) + r"(?!\w)", question)
                and judge.papers_mentioning(n)]

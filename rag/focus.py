@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .text import content_terms, find_names, quoted_names, split_sentences
+from .text import AMOUNT, content_terms, find_names, quoted_names, split_sentences
 
 # Names after these are examples ("such as Informer or PatchTST"): not required of the evidence.
 _EXAMPLES = re.compile(r"\b(?:e\.g\.|i\.e\.|for\s+example|for\s+instance|such\s+as|like|including)\s", re.I)
@@ -59,7 +59,6 @@ _ACTION = re.compile(r"[a-z]{2}(?:ing|ly)$", re.I)  # "swapping", "progressively
 _FUNCTION_WORDS = {"over", "than", "versus", "vs", "vs.", "against", "like", "as", "at", "via", "using", "under"}
 _GENERIC_HEAD = re.compile(r"(?:model|architecture|network|optimi[sz]er|method|system|algorithm|framework|approach|"
                            r"paper|variant|family)s?$", re.I)
-_AMOUNT = re.compile(r"\d+(?:\.\d+)?[kmbt]?", re.I)
 _LEADING_AMOUNT = re.compile(r"^\d+(?:\.\d+)?[kmbt]\s+(?=\S)", re.I)
 FACT_CUES = {
     "dataset": re.compile(r"\b(?:which|what)\s+(?:\w+\s+){0,2}(?:datasets?|benchmarks?|corpus|corpora|data)\b", re.I),
@@ -183,7 +182,7 @@ def focus_of(question: str, mid_sentence: bool = False) -> Focus:
     # "the 7B-parameter Mixtral model" is found as "7B Mixtral": the size is not part of the name
     found = list(dict.fromkeys(_LEADING_AMOUNT.sub("", n) for n in find_names(question, mid_sentence)))
     given = examples(question, found)
-    names = [n for n in found if n not in given and not _AMOUNT.fullmatch(n)]  # "7M param model": 7M is a size
+    names = [n for n in found if n not in given and not AMOUNT.fullmatch(n)]  # "7M param model": 7M is a size
     cue = _ORIGIN.search(question)
     origin = cue is not None
     phrase = subject_phrase(question)

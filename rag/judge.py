@@ -16,6 +16,7 @@ from .index_state import IndexState
 from .settings import Settings
 from .spelling import compound_terms
 from .text import (
+    AMOUNT,
     BARE_ACRONYM,
     CONTENT_STOPWORDS,
     common_english,
@@ -45,7 +46,6 @@ _PRIOR_BEFORE = re.compile(r"\b(?:recently\s+(?:proposed|introduced|developed)|(
 _PRIOR_AFTER = re.compile(r"^\s*(?:\([^)]{1,20}\)\s*)?"
                           r"(?:\((?:[A-Z][\w-]+\s+et\s+al\.?|[^)]{0,40}\b(?:19|20)\d\d)[^)]*\)|"
                           r"(?:have|has)\s+recently\s+(?:emerged|been\s+(?:proposed|introduced)|gained|attracted))")
-_AMOUNT_WORD = re.compile(r"\d+(?:\.\d+)?[kmbt]?")
 MAX_LISTED = 3  # papers named in a reason ("mentioned in passing in A, B and C")
 MAX_SKELETON_LETTERS = 5  # "attn", "cnfg": an abbreviation with letters left out is short
 CENTRAL_MENTIONS = 4  # named this often, a paper is about the name
@@ -255,7 +255,7 @@ class Judge:
             parts = words_of(w)
             if self.abbreviates(w) or (is_coined(w) and self.papers_mentioning(w)):
                 continue  # "7M param recursive model": "param" is short for a word it has; "LLMEval2" = "LLMEval^2"
-            parts = [p for p in parts if not _AMOUNT_WORD.fullmatch(p)]  # "557M-parameter": a size, not a word
+            parts = [p for p in parts if not AMOUNT.fullmatch(p)]  # "557M-parameter": a size, not a word
             if not parts:
                 continue
             spelt = all(p in CONTENT_STOPWORDS or spelt_otherwise(p, self.state.vocabulary) for p in parts)

@@ -242,6 +242,7 @@ def is_coined(name: str) -> bool:
                for w in re.findall(r"[A-Za-z0-9]+", name))  # "Erdos-Renyi" is two capitalised words, "CNN-RNN" not
 
 
+AMOUNT = re.compile(r"\d+(?:\.\d+)?[kmbt]?", re.I)  # "7M", "1.5b", "70B": a size, not a name or a term
 BARE_ACRONYM = re.compile(r"[A-Z]{2,5}s?")  # "PDE", "CTR": capitals only, often shared by unrelated phrases
 _QUANTITY = re.compile(r"\d+(?:\.\d+)?[A-Za-z]{0,2}")
 
