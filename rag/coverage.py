@@ -43,6 +43,7 @@ from .text import (
 from .text import words as words_of
 from .types import Hit
 
+_ALTERNATIVES = re.compile(r"\s+or\s+|\s*/\s*")  # "tokenization or byte-pair encoding", "mamba / SSMs"
 _SETTING = re.compile(r"\s(?:on|in|from|with|for|at|using|via|across)\s+", re.I)  # where or how, after a topic
 _DESCRIBED_DATASET = re.compile(r"\b(?:on|in|using)\s+(?:the\s+)?((?:[\w-]+\s+){1,4}?)(?:data\s*sets?|benchmarks?|"
                                 r"corpus|corpora|tasks?|splits?)\b", re.I)
@@ -100,7 +101,7 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
         " ".join((focus.subject_phrase or "").split()[:SUBJECT_HEAD_WORDS])
     # "tokenization or byte-pair encoding", "anomaly / defect detection": one alternative the collection has is
     # enough.
-    alternatives = [a for a in re.split(r"\s+or\s+|\s*/\s*", about) if a.strip()] if about else []
+    alternatives = [a for a in _ALTERNATIVES.split(about) if a.strip()] if about else []
     unknowns = [judge.unknown_terms(a) for a in alternatives]
     unknown = unknowns[0] if unknowns and all(unknowns) else []
     if unknown:
@@ -115,21 +116,10 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
     # Names the evidence must have: what the question is about, and the names of a topic itself ("papers that use
     # BERT"). Other names are details of a description ("... rumours on Twitter"): they count as rare terms.
     head = topic_head(plan.topic) if plan.kind == "topic" and plan.topic else ""
-    # A specific fact on a named benchmark ("What perplexity does SLAB reach on WikiText-103?") is stated only by a
-    # paper that names the benchmark.
-    # The benchmark or measure a fact question names ("... on WMT'14 English-to-German?", "What MMLU score ...?")
-    # is what it asks about: no abstract with it, no answer (a number on another benchmark is not it).
-    cue = fact_cue(question) if focus.fact and plan.kind == "lookup" else ""
-    setting = [n for n in focus.names if cue and (n in cue or re.search(
-        r"\b(?:on|in)\s+(?:the\s+|an?\s+)?" + re.escape(n) + r"(?!\w)", question))]
-    # "sudoku-extreme accuracy?" (not "en-fr", nor "per-case", which says how it is counted)
-    setting += [w for w in re.findall(r"(?<![\w-])[a-z]{3,}(?:-[a-z]{3,})+(?![\w-])", cue)
-                if w.split("-")[0] not in _COUNTED_AS]
-    if cue:  # "... on the left atrium segmentation dataset?": its rarest word names it
-        for m in _DESCRIBED_DATASET.finditer(question):
-            named = [w for w in m.group(1).split() if content_terms(w)]
-            if named and not any(n in m.group(1) for n in setting):
-                setting.append(max(named, key=lambda w: max(judge.state.idf(t) for t in content_terms(w))))
+    # The benchmark or measure a fact question names ("What perplexity does SLAB reach on WikiText-103?", "What
+    # MMLU score ...?") is what it asks about: no abstract with it, no answer (a number on another benchmark is
+    # not it), and only a paper that names it can state it.
+    setting = _fact_setting(judge, focus, question) if plan.kind == "lookup" else []
     unmentioned = [n for n in setting
                    if not judge.papers_mentioning(n) and not any(judge.has_words(h, n) for h in pool)]
     if unmentioned:
@@ -146,7 +136,7 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
     if head:
         # A topic is covered when at least one paper is about it (its title, opening or repeated words), not only
         # mentions it; then every paper that covers its words is listed.
-        alts = [a for a in re.split(r"\s+or\s+|\s*/\s*", head) if content_terms(a)] or [head]
+        alts = [a for a in _ALTERNATIVES.split(head) if content_terms(a)] or [head]
         # "mamba / selective state space models": a name no abstract has, then what it is; a paper is about that only
         # if it says it in those words (a survey titled "selective" that lists state space models is not)
         named_absent = len(alts) > 1 and any(judge.unknown_terms(a) for a in alts)
@@ -216,6 +206,25 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
         return Coverage(False, [], f"No paper in the collection is about {head.strip()}.", [head.strip()])
     reason, missing = judge.terms_reason(plan.topic or question, wanted, pool)
     return Coverage(False, [], reason, missing)
+
+
+def _fact_setting(judge: Judge, focus: Focus, question: str) -> list[str]:
+    """What a fact question's number is measured on: names in its cue ("What MMLU score") or after "on / in"
+    ("... on WMT'14 English-to-German?"), a compound in a terse cue ("sudoku-extreme accuracy?", not "en-fr" nor
+    "per-case", which says how it is counted), and the rarest word of a dataset described in words ("... on the
+    left atrium segmentation dataset?")."""
+    cue = fact_cue(question) if focus.fact else ""
+    if not cue:
+        return []
+    setting = [n for n in focus.names if n in cue or re.search(
+        r"\b(?:on|in)\s+(?:the\s+|an?\s+)?" + re.escape(n) + r"(?!\w)", question)]
+    setting += [w for w in re.findall(r"(?<![\w-])[a-z]{3,}(?:-[a-z]{3,})+(?![\w-])", cue)
+                if w.split("-")[0] not in _COUNTED_AS]
+    for m in _DESCRIBED_DATASET.finditer(question):
+        named = [w for w in m.group(1).split() if content_terms(w)]
+        if named and not any(n in m.group(1) for n in setting):
+            setting.append(max(named, key=lambda w: max(judge.state.idf(t) for t in content_terms(w))))
+    return setting
 
 
 def _comparison(judge: Judge, focus: Focus, plan: QueryPlan, hits: Sequence[Hit], settings: Settings) -> Coverage:

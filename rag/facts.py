@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from .text import content_terms, find_names, split_digits, split_sentences
+from .text import MEASURE_NAMES, content_terms, find_names, split_digits, split_sentences
 
 _NUMBER = re.compile(r"(?<![\w'’/-])\d")  # a number of its own, not one inside a name ("CIFAR-10", "WMT'14")
 _DATASET_WORD = re.compile(r"\b(?:datasets?|benchmarks?|corpus|corpora|suite|challenge|competition)\b", re.I)
@@ -22,8 +22,8 @@ _RESULT_VERBS = content_terms("reach reaches achieve achieves obtain obtains get
 
 
 # Named measures: a sentence gives a BLEU score only if it says BLEU (a parameter count in the same sentence is not it)
-_METRIC = re.compile(r"\b(?:bleu|rouge(?:-\w+)?|f1|auc|map|fid|psnr|ssim|dice|m?iou|perplexity|wer|rmse|mrr|ndcg)\b",
-                     re.I)
+_METRIC = re.compile(r"\b(?:rouge(?:-\w+)?|" + "|".join(m for m in (*MEASURE_NAMES, "dice", "perplexity")
+                                                        if m != "rouge") + r")\b", re.I)
 
 
 _VALUE = re.compile(r"(?<![\w'’/.-])\d[\d,.]*(?:\s?[kmbt]\b|%|x\b|times\b)?", re.I)  # "83.6%", "1.1B", "3x"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .text import AMOUNT, content_terms, find_names, quoted_names, split_sentences
+from .text import AMOUNT, MEASURE_NAMES, content_terms, find_names, quoted_names, split_sentences
 
 # Names after these are examples ("such as Informer or PatchTST"): not required of the evidence.
 _EXAMPLES = re.compile(r"\b(?:e\.g\.|i\.e\.|for\s+example|for\s+instance|such\s+as|like|including)\s", re.I)
@@ -63,9 +63,9 @@ _LEADING_AMOUNT = re.compile(r"^\d+(?:\.\d+)?[kmbt]\s+(?=\S)", re.I)
 FACT_CUES = {
     "dataset": re.compile(r"\b(?:which|what)\s+(?:\w+\s+){0,2}(?:datasets?|benchmarks?|corpus|corpora|data)\b", re.I),
     "number": re.compile(r"\b(?:how\s+(?:many|much|fast|large|big|small|long)|what\s+(?:\w+\s+){0,2}"
-                         r"(?:accuracy|score|bleu|map|f1|auc|error|speed-?up|size|percentage|rate|number|dice|"
-                         r"perplexity|throughput|latency|fid|psnr|ssim|rouge|wer|rmse|ndcg|mrr|recall|precision|"
-                         r"m?iou)|by\s+how\s+much|top-?1)\b", re.I),
+                         r"(?:accuracy|score|error|speed-?up|size|percentage|rate|number|dice|"
+                         r"perplexity|throughput|latency|recall|precision|" + "|".join(MEASURE_NAMES) +
+                         r")|by\s+how\s+much|top-?1)\b", re.I),
 }
 
 

@@ -51,6 +51,11 @@ MAX_SKELETON_LETTERS = 5  # "attn", "cnfg": an abbreviation with letters left ou
 CENTRAL_MENTIONS = 4  # named this often, a paper is about the name
 
 
+def _written(name: str, plural: bool = False) -> re.Pattern[str]:
+    """`name` as a whole word of a text (any case; `plural`: an "s" may follow)."""
+    return re.compile(r"(?<![\w-])" + re.escape(name) + ("s?" if plural else "") + r"(?![\w-])", re.I)
+
+
 def _skeleton(short: str, long: str) -> bool:
     """`short` is the start of `long` with vowels left out ("attn" of "attention", "cnfg" of "configuration")."""
     i = 0
@@ -136,9 +141,8 @@ class Judge:
         if self.titled(h, name):
             return True
         # Named once in the opening is a comparison or an example ("the same architecture as Mistral 7B"); a
-        # paper about the thing comes back to it.
-        # A paper that keeps coming back to it is about it too, wherever it first names it (Seq2Seq names its LSTM
-        # eight times, after an opening about DNNs).
+        # paper about the thing comes back to it, and one that keeps coming back to it is about it wherever it
+        # first names it (Seq2Seq names its LSTM eight times, after an opening about DNNs).
         n = self.mentions(h, name)
         return (n >= CENTRAL_MENTIONS or (count_name(name_tokens(self.opening(h)), name) > 0 and n >= 2)) and \
             not self.only_a_baseline(h, name)
@@ -147,14 +151,14 @@ class Judge:
         """Every time the abstract writes `name`, it is what the paper is measured against or an example
         ("outperforms Llama 2 70B", "models such as BERT, GPT"): the paper is not about it."""
         text = self.abstract(h)
-        spots = [m.start() for m in re.finditer(r"(?<![\w-])" + re.escape(name) + r"(?![\w-])", text, re.I)]
+        spots = [m.start() for m in _written(name).finditer(text)]
         return bool(spots) and all(_BASELINE.search(text[max(0, at - 60): at]) for at in spots)
 
     def cites_as_prior(self, h: Hit, name: str) -> bool:
         """The abstract first writes `name` as earlier work ("the recently proposed Kolmogorov-Arnold Network",
         "Matryoshka Representation Learning (MRL) (Kusupati et al., 2022)"): it builds on it, did not introduce it."""
         text = self.abstract(h)
-        m = re.search(r"(?<![\w-])" + re.escape(re.sub(r"(?<=\w)s$", "", name)) + r"s?(?![\w-])", text, re.I)
+        m = _written(re.sub(r"(?<=\w)s$", "", name), plural=True).search(text)
         return bool(m) and bool(_PRIOR_BEFORE.search(text[max(0, m.start() - 60): m.start()])
                                 or _PRIOR_AFTER.match(text[m.end(): m.end() + 80]))
 

@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_EN_PLUS
+from breame.spelling import BRITISH_ENGLISH_SPELLINGS
 
 TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s's default split pattern
 
@@ -45,8 +46,6 @@ def american(word: str) -> str:
     """The American spelling of a lowercase British one ("rumour" → "rumor", "normalised" → "normalized",
     "parameterisation" → "parameterization"), so both spellings are one term; other words as they are. breame's
     list has the everyday words; "-isation" (its list lacks "initialisation", "tokenisation") is always "-ization"."""
-    from breame.spelling import BRITISH_ENGLISH_SPELLINGS
-
     return BRITISH_ENGLISH_SPELLINGS.get(word) or _ISATION.sub(r"ization\1", word)
 
 
@@ -200,9 +199,11 @@ def sentence_starts(text: str) -> list[int]:
 WRITTEN_WORD = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9+]|[-.'’](?=[A-Za-z0-9]))*")
 # A quoted phrase: the opening quote starts a word, the closing one ends one (not "GPipe's ... PipeDream's").
 _QUOTED = re.compile(r"(?:(?<=^)|(?<=[\s(]))[\"“‘']([^\"“”‘’]{3,120}?)[\"”’'](?![\w])")
+# Measures with a name of their own: one list for names (below), fact cues (focus) and fact sentences (facts)
+MEASURE_NAMES = ("bleu", "rouge", "f1", "auc", "map", "fid", "psnr", "ssim", "miou", "iou", "wer", "rmse", "mrr",
+                 "ndcg")
 # Metric and hardware words: asked about as facts, not as names a paper must mention.
-_GENERIC = frozenset("map bleu rouge f1 auc fid psnr ssim miou iou wer eer rmse mse ndcg mrr top-1 top-5 sota gpu gpus "
-                     "cpu cpus tpu tpus".split())
+_GENERIC = frozenset(MEASURE_NAMES) | frozenset("eer mse top-1 top-5 sota gpu gpus cpu cpus tpu tpus".split())
 # Capitalised words that start questions or clauses, not names.
 _NOT_NAMES = frozenset("""
 which what how why who whom whose when where is are was were does do did can could should would will shall
