@@ -20,22 +20,24 @@ _TOPIC = re.compile(
     r"focus\s+on|work\s+on|look\s+at|on|about|concern|cover|mention|consider|explore|examine|analy[sz]e|explain|"
     r"understand|model|predict|improve|measure)?\s*",
     re.I)
+# "the key disagreement between A and B": a comparison, with its sides after "between"
+_BETWEEN = (r"(?:differences?|distinctions?|disagreements?|contrasts?|similarit(?:y|ies)|relationship|connections?)"
+            r"\s+between")
+# "NovoGrad or Natural GaLore if ...?", "Should I use ColBERT or MUVERA for ...?": a choice between two names
+_CHOICE_LEAD = r"(?i:should\s+(?:i|we)\s+(?:use|pick|choose|go\s+with)\s+|(?:is|are)\s+)?"
+_CHOICE_NAME = r"[A-Z][\w.^-]*(?:\s+[A-Z0-9][\w.^-]*){0,3}"
 _COMPARE_CUES = re.compile(
     r"\b(compare|compared|comparison|contrast|differ|differs|difference|differences|vs\.?|versus|"
-    r"build(?:s)?\s+on|relate(?:s)?\s+to|(?:distinctions?|disagreements?|similarit(?:y|ies)|relationship|"
-    r"connections?)\s+between|how\s+does\s+each|each\s+(?:one|of\s+them)|both|"
+    r"build(?:s)?\s+on|relate(?:s)?\s+to|" + _BETWEEN + r"|how\s+does\s+each|each\s+(?:one|of\s+them)|both|"
     r"(?:\w+er|more\s+\w+|less\s+\w+)\s+than|"
     r"another\s+(?:(?:paper|one|work|study)\s+)?(?:says|claims|argues|suggests|finds|shows|proposes|uses))\b", re.I)
-# "NovoGrad or Natural GaLore if ...?", "Should I use ColBERT or MUVERA for ...?": a choice between two names
-_CHOICE = re.compile(r"^\s*(?i:should\s+(?:i|we)\s+(?:use|pick|choose|go\s+with)\s+|(?:is|are)\s+)?"
-                     r"[A-Z][\w.^-]*(?:\s+[A-Z0-9][\w.^-]*){0,3}\s+or\s+[A-Z]")
+_CHOICE = re.compile(r"^\s*" + _CHOICE_LEAD + _CHOICE_NAME + r"\s+or\s+[A-Z]")
 _EXPLICIT_COMPARE = re.compile(r"\b(compare|contrast|differ|differs|versus|vs\.?)\b", re.I)
 # Ordered from most to least specific; each captures the two sides. True: the frame marks where both sides end
 # ("differences between ... and", "how does ... differ from"), so a side may be a long description.
 _SPLITTERS: list[tuple[re.Pattern[str], bool]] = [
     (re.compile(r"^(?P<a>.+?)\s+(?:vs\.?|versus)\s+(?P<b>.+)$", re.I), False),
-    (re.compile(r"(?:differences?|distinctions?|disagreements?|contrasts?|similarit(?:y|ies)|relationship|"
-                r"connections?)\s+between\s+(?P<a>.+?)\s+and\s+(?P<b>.+)$", re.I), True),
+    (re.compile(_BETWEEN + r"\s+(?P<a>.+?)\s+and\s+(?P<b>.+)$", re.I), True),
     # "How do A and B compare (on X)?": X is what they are compared on, not a side
     (re.compile(r"how\s+(?:does|do|did)\s+(?P<a>.+?)\s+and\s+(?P<b>.+?)\s+(?:compare|differ|relate|each|both)\b",
                 re.I), True),
@@ -59,8 +61,7 @@ _SPLITTERS: list[tuple[re.Pattern[str], bool]] = [
     (re.compile(r"^(?:one|the\s+first)\s+(?:paper|work|study)\s+(?P<a>.+?)\s*[;,]\s+(?:another|the\s+other|a\s+second)"
                 r"(?:\s+(?:one|paper|work|study))?\s+(?P<b>.+?)(?:\s*[.;]|\s+[-—–]{1,2})\s+.+$", re.I), True),
     # "NovoGrad or Natural GaLore if my constraint is memory?": two names, one to choose
-    (re.compile(r"^(?i:should\s+(?:i|we)\s+(?:use|pick|choose|go\s+with)\s+|(?:is|are)\s+)?"
-                r"(?P<a>[A-Z][\w.^-]*(?:\s+[A-Z0-9][\w.^-]*){0,3})\s+or\s+(?P<b>[A-Z][\w.^-]*(?:\s+[A-Z0-9][\w.^-]*){0,3})"
+    (re.compile(r"^" + _CHOICE_LEAD + r"(?P<a>" + _CHOICE_NAME + r")\s+or\s+(?P<b>" + _CHOICE_NAME + r")"
                 r"(?:\s+(?:if|for|when|given|on|in|to)\b.*|\s*[,:?].*)?$"), False),
 ]
 _SIDE_TRIM = re.compile(r"^(?:the\s+|a\s+|an\s+|paper\s+on\s+|papers?\s+|approach\s+of\s+|"
@@ -81,6 +82,7 @@ MAX_SIDE_WORDS = 10  # a side names or describes one paper; longer "sides" are c
 # side may be a whole description ("the framework that unifies MoEs and product-key memories as ...")
 MAX_FRAMED_SIDE_WORDS = 20
 _LIST_SPLIT = re.compile(r",\s*(?:and\s+)?|\s+and\s+|\s+(?:vs\.?|versus)\s+", re.I)
+_OXFORD_SPLIT = re.compile(r",\s*(?:and\s+)?|\s+(?:vs\.?|versus)\s+", re.I)  # the list's "and"s are its own
 _CHAIN_SPLIT = re.compile(r"\s+(?:vs\.?|versus)\s+", re.I)
 _PRONOUN_SIDE = re.compile(r"^(?:their|its|his|her|these|those|them|they|it)\b", re.I)
 # A list item that is a clause about the item before it ("the Lion optimizer, discovered by program search").
@@ -132,7 +134,7 @@ def _list_items(part: str) -> list[str]:
     if "," not in part:
         return [x for x in _CHAIN_SPLIT.split(part) if x.strip()]
     if re.search(r",\s*and\s", part):
-        return [x for x in re.split(r",\s*(?:and\s+)?|\s+(?:vs\.?|versus)\s+", part, flags=re.I) if x.strip()]
+        return [x for x in _OXFORD_SPLIT.split(part) if x.strip()]
     return [x for x in _LIST_SPLIT.split(part) if x.strip()]
 
 
