@@ -13,7 +13,7 @@ from .aliases import AliasMatch
 from .index_state import IndexState
 from .plan import Side
 from .settings import Settings
-from .text import name_tokens
+from .text import content_terms, name_tokens
 from .types import Hit
 
 SIDE_TITLE_WINDOW = 3  # a side is matched to a paper by its title's head among this many of its best papers
@@ -191,4 +191,12 @@ def title_led(label: str, hits: Sequence[Hit], within: int = SIDE_TITLE_WINDOW) 
         head = name_tokens(h.title.split(":", 1)[0]) if ":" in h.title else []
         if len(head) >= 2 and want[: len(head)] == head:
             return [h, *hits[:i], *hits[i + 1:]]
+    # A side described in words is the paper whose title says most of them: "the residual MLP with data-efficient
+    # training" is "ResMLP: Feedforward networks for image classification with data-efficient training", though
+    # "Implicit regularization of deep residual networks ..." ranks higher on "residual".
+    terms = content_terms(label)
+    shared = [len(terms & content_terms(h.title)) for h in hits[:within]]
+    if shared and (best := max(range(len(shared)), key=lambda i: (shared[i], -i))) and \
+            shared[best] >= 3 and shared[best] > shared[0]:
+        return [hits[best], *hits[:best], *hits[best + 1:]]
     return list(hits)

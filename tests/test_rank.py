@@ -150,4 +150,16 @@ def test_title_led__a_side_opening_with_a_title_head_takes_that_paper_among_the_
     assert [h.paper_id for h in title_led(label, [wide, ntk, other])] == ["n", "w", "o"]
     # only among the best `within`, and only a title head of two words or more
     assert [h.paper_id for h in title_led(label, [wide, other, ntk], within=2)] == ["w", "o", "n"]
-    assert [h.paper_id for h in title_led("feature learning at width", [wide, other])] == ["w", "o"]
+    assert [h.paper_id for h in title_led("feature learning", [wide, other])] == ["w", "o"]
+
+
+def test_title_led__a_side_described_in_words_takes_the_paper_whose_title_says_most_of_them():
+    vit = Hit("v", "When Vision Transformers Outperform ResNets without Pre-training or Strong Data Augmentations",
+              1.0, "t")
+    ode = Hit("o", "Implicit regularization of deep residual networks towards neural ODEs", 0.95, "t")
+    res = Hit("r", "ResMLP: Feedforward networks for image classification with data-efficient training", 0.78, "t")
+    label = "residual MLP with data-efficient training"
+    assert [h.paper_id for h in title_led(label, [vit, ode, res])] == ["r", "v", "o"]
+    # three shared words at least, more than the first has, among the best `within` only
+    assert [h.paper_id for h in title_led(label, [vit, ode, res], within=2)] == ["v", "o", "r"]
+    assert [h.paper_id for h in title_led("residual networks", [vit, ode, res])] == ["v", "o", "r"]
