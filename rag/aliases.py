@@ -97,6 +97,19 @@ def acronyms_in(text: str) -> set[str]:
     return found
 
 
+def title_acronyms(title: str, abstract: str) -> set[str]:
+    """Acronyms the abstract defines for its own title: "This thesis presents ... the Dilated Convolution with
+    Learnable Spacings (DCLS) method" in the paper titled "Dilated Convolution with Learnable Spacings" (whoever
+    else uses DCLS, this paper is the one it names)."""
+    head = tokens(title.split(":", 1)[0])
+    found = set()
+    for m in _PAREN.finditer(abstract):
+        part = m.group(1).strip()
+        if len(head) >= 2 and _is_acronym(part) and tokens(abstract[: m.start()])[-len(head):] == head:
+            found.add(part)
+    return found
+
+
 def _papers_using(phrases: Iterable[str], token_lists: list[list[str]]) -> Counter[tuple[str, ...]]:
     """How many papers' text contains each phrase, by token sequence ("ConvNets" is used by many: a term,
     not a name). One pass over all tokens, so building stays linear in the corpus size."""
@@ -150,7 +163,7 @@ class AliasIndex:
             return users[tuple(tokens(name))] > MAX_NAME_USERS
 
         idx = cls()
-        for pid, title, _ in papers:
+        for pid, title, abstract in papers:
             if len(tokens(title)) == 1 and common(title):
                 continue  # a one-word title that many papers use ("in", "Summary") is a word, not a name
             idx._add(pid, title, "title", lower_words)
@@ -160,6 +173,8 @@ class AliasIndex:
                 # a title here and there; it is not that paper's name
                 if 1 <= len(short.split()) <= MAX_SHORT_NAME_WORDS and len(short) >= 3 and not common(short):
                     idx._add(pid, short, "short", lower_words)
+            for acronym in title_acronyms(title, abstract):
+                idx._add(pid, acronym, "short", lower_words)
             first = re.match(r"^([^\s,:]+)\s*,", title)  # "SortedNet, a Place for Every Network ..."
             if first and _is_acronym(first.group(1)) and len(first.group(1)) >= 3:
                 idx._add(pid, first.group(1), "short", lower_words)

@@ -172,7 +172,9 @@ def assemble_comparison(whole: Sequence[Hit], sides: Sequence[Side],
     picked: list[Hit] = []
     taken: set[str] = set()
     for side in list(sides)[:MAX_SIDES]:
-        named_hits = [whole_by_id[m.paper_id] for m in side.named if use_names and m.paper_id in whole_by_id]
+        # a paper the name is the title (or title acronym) of before one whose abstract merely coins it too
+        named = sorted(side.named, key=lambda m: m.kind == "own") if use_names else []
+        named_hits = [whole_by_id[m.paper_id] for m in named if m.paper_id in whole_by_id]
         for h in named_hits or title_led(side.label, rank_side(side)):
             if h.paper_id not in taken:
                 taken.add(h.paper_id)

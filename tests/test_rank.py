@@ -163,3 +163,26 @@ def test_title_led__a_side_described_in_words_takes_the_paper_whose_title_says_m
     # three shared words at least, more than the first has, among the best `within` only
     assert [h.paper_id for h in title_led(label, [vit, ode, res], within=2)] == ["v", "o", "r"]
     assert [h.paper_id for h in title_led("residual networks", [vit, ode, res])] == ["v", "o", "r"]
+
+
+def test_assemble_comparison__a_name_that_is_a_papers_title_acronym_takes_that_paper_first():
+    whole = [hit("snn", 0.6, 1.0), hit("thesis", 0.4, 1.0), hit("x", 0.3, 1.0)]
+    dcls = (AliasMatch("snn", "DCLS", "own", 0, 1), AliasMatch("thesis", "DCLS", "short", 0, 1))
+    sides = [Side("DCLS thesis", dcls), Side("the SNN delay learning paper")]
+    out = assemble_comparison(whole, sides, lambda side: [hit("snn", 0, 0), hit("x", 0, 0)], k=3, use_names=True)
+    assert [(h.paper_id, h.side) for h in out] == [("thesis", "DCLS thesis"), ("snn", "the SNN delay learning paper"),
+                                                   ("x", None)]
+
+
+def test_title_acronyms__an_acronym_defined_for_the_papers_own_title():
+    from rag.aliases import AliasIndex, title_acronyms
+
+    thesis = ("Dilated Convolution with Learnable Spacings",
+              "This thesis presents and evaluates the Dilated Convolution with Learnable Spacings (DCLS) method.")
+    snn = ("Learning Delays in Spiking Neural Networks using Dilated Convolutions with Learnable Spacings",
+           "We propose a new discrete-time algorithm using Dilated Convolutions with Learnable Spacings (DCLS).")
+    assert title_acronyms(*thesis) == {"DCLS"}
+    assert title_acronyms(*snn) == set()  # DCLS expands only the end of this title
+    assert title_acronyms("Graph Networks: a survey", "We review Graph Networks (GN) and (GN).") == {"GN"}
+    idx = AliasIndex.build([("t", *thesis), ("s", *snn)])
+    assert sorted((m.paper_id, m.kind) for m in idx.find("DCLS thesis")) == [("s", "own"), ("t", "short")]
