@@ -28,6 +28,8 @@ _METRIC = re.compile(r"\b(?:rouge(?:-\w+)?|" + "|".join(m for m in (*MEASURE_NAM
 
 _VALUE = re.compile(r"(?<![\w'’/.-])\d[\d,.]*(?:\s?[kmbt]\b|%|x\b|times\b)?", re.I)  # "83.6%", "1.1B", "3x"
 _SIZE_VALUE = re.compile(r"[\d,.]+\s?[mbt]", re.I)  # "60M", "1.1B" parameters
+_HOW_BIG = re.compile(r"\b(?:how\s+(?:big|large)\s+(?:is|are|was|were)|(?:what\s+is\s+)?the\s+size\s+of)\s+"
+                      r"(?:the\s+)?([A-Za-z][\w^.-]*[A-Z0-9][\w^.-]*)")
 _SIZE_ASKED = re.compile(r"\b(?:parameters?|params?|size|big|large|small|tokens?|memory|how\s+many)\b", re.I)
 
 
@@ -63,6 +65,8 @@ def states_asked(abstract: str, question: str, fact: str, own_names: Iterable[st
         own = {n.lower() for n in own_names}
         return any(any(n.lower() not in own for n in find_names(s)) for s in sentences)
     asked = asked_terms(question, own_names)
+    if sized := _HOW_BIG.search(question):  # "how big is LLMEval2?": the size of that name, the paper's own or not
+        asked = _terms(sized.group(1))
     metrics = {m.lower() for m in _METRIC.findall(question)}
     # the number is one the question does not give itself ("... for the 1.1B Llama model?"), and not a model size
     # unless a size is asked
