@@ -28,6 +28,8 @@ _METRIC = re.compile(r"\b(?:rouge(?:-\w+)?|" + "|".join(m for m in (*MEASURE_NAM
 
 _VALUE = re.compile(r"(?<![\w'’/.-])\d[\d,.]*(?:\s?[kmbt]\b|%|x\b|times\b)?", re.I)  # "83.6%", "1.1B", "3x"
 _SIZE_VALUE = re.compile(r"[\d,.]+\s?[mbt]", re.I)  # "60M", "1.1B" parameters
+_ON_NAME = re.compile(r"\b(?:on|in)\s+(?:the\s+)?([A-Z][\w-]*[A-Z0-9][\w-]*)")  # "on ImageNet", "on CIFAR-10"
+_ON_DATASET = re.compile(_ON_NAME.pattern + r"\s+(?:datasets?|benchmarks?)\b")  # "on CIFAR-10 dataset"
 _HOW_BIG = re.compile(r"\b(?:how\s+(?:big|large)\s+(?:is|are|was|were)|(?:what\s+is\s+)?the\s+size\s+of)\s+"
                       r"(?:the\s+)?([A-Za-z][\w^.-]*[A-Z0-9][\w^.-]*)")
 _SIZE_ASKED = re.compile(r"\b(?:parameters?|params?|size|big|large|small|tokens?|memory|how\s+many)\b", re.I)
@@ -70,6 +72,14 @@ def states_asked(abstract: str, question: str, fact: str, own_names: Iterable[st
     metrics = {m.lower() for m in _METRIC.findall(question)}
     # the number is one the question does not give itself ("... for the 1.1B Llama model?"), and not a model size
     # unless a size is asked
+    # "... on ImageNet?" is not stated by "we achieve 2.69 FID ... on CIFAR-10 dataset": that number is of another
+    # benchmark (a sentence that names none is judged by its words, as before)
+    where = [m.group(1).lower() for m in _ON_NAME.finditer(question)]
+
+    def elsewhere(s: str) -> bool:
+        return bool(where) and bool(_ON_DATASET.search(s)) and not any(w in s.lower() for w in where)
+
+    sentences = [s for s in sentences if not elsewhere(s)]
     given = set(_values(question))
     sizes_asked = bool(_SIZE_ASKED.search(question))
     return any((not asked or asked & _terms(s)) and (not metrics or metrics & {m.lower() for m in _METRIC.findall(s)})

@@ -253,3 +253,15 @@ def test_states_asked__how_big_is_a_name_is_stated_by_a_sentence_with_that_name_
     # the benchmark's name must be in the sentence with the number, and without "how big" nothing is left to share
     assert not states_asked("LLMEval^2 is our benchmark. It has 15 tasks.", "How big is LLMEval2?", "number", own)
     assert not states_asked(abstract, "What kappa does the wide net reach?", "number", own)
+
+
+def test_states_asked__a_number_for_another_named_dataset_is_not_the_one_asked_for():
+    from rag.facts import states_asked
+
+    abstract = ("We show S^3 beats prior samplers on CIFAR-10, CelebA, ImageNet, and LSUN-Bedroom datasets. "
+                "Specifically, we achieve 2.69 FID with 10 NFE and 6.86 FID with 5 NFE on CIFAR-10 dataset.")
+    assert not states_asked(abstract, "What FID does S^3 reach on ImageNet at 10 NFE?", "number", ["S^3"])
+    assert states_asked(abstract, "What FID does S^3 reach on CIFAR-10 at 10 NFE?", "number", ["S^3"])
+    # a number sentence that names no dataset of its own is judged by its words, as before
+    assert states_asked("S^3 is fast. We achieve 2.69 FID with 10 NFE.", "What FID does S^3 reach on ImageNet?",
+                        "number", ["S^3"])
