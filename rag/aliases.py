@@ -28,7 +28,7 @@ MAX_NAME_USERS = 3  # a name mentioned by more papers than this is a common term
 _INTRO = re.compile(r"\b(?:we\s+(?:\w+\s+)?(?:propose|introduce|present|develop|design|construct|build|create|release|"
                     r"devise|call|name|term|dub|coin|formulate|offer)\w*|called|named|dubbed|termed|coined|novel|new|"
                     r"(?:is|are)\s+proposed|propose[sd]?|introduce[sd]?)\b", re.I)
-_PRIOR = re.compile(r".*\b(?:been|were|was)\s+$", re.I | re.S)  # "have been proposed", "were introduced"
+_PRIOR = re.compile(r".*\b(?:been|were|was|recently)\s+$", re.I | re.S)  # "have been proposed", "recently proposed"
 _INTRO_VERB = re.compile(r"\b(?:we\s+(?:\w+\s+)?(?:propose|introduce|present|develop|design|construct|build|create|"
                          r"release|devise|call|name|term|dub|coin)\w*|(?:and|to)\s+(?:propose|introduce)|called|named|"
                          r"dubbed|termed|coined|the\s+proposed|our)\s+", re.I)

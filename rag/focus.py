@@ -15,7 +15,11 @@ _EXAMPLES = re.compile(r"\b(?:e\.g\.|i\.e\.|for\s+example|for\s+instance|such\s+
 _CLAUSE_END = re.compile(r"[;?!)]|,\s+(?:and|but|or)\s|\s(?:and|or)\s+(?:how|what|which|why|does|do|is|are)\b", re.I)
 # Asks for the paper that introduced something: then that thing must be a paper's own name or in its title.
 _ORIGIN = re.compile(r"\b(?:introduc|propos|invent|originat|first (?:describ|present|propos|introduc)|"
-                     r"coin)\w*\b|\boriginal\b(?=\s+(?:[\w-]+\s+){0,5}(?:paper|work|article|publication)\b)", re.I)
+                     r"coin)\w*\b|\boriginal\b(?=\s+(?:[\w-]+\s+){0,5}(?:paper|work|article|publication)\b)|"
+                     # "Is the LoRA paper (itself) in the collection?", "Does it contain the Tensor Programs V paper"
+                     r"\b(?:is|are|has|have|contains?|includes?)\s+the\b(?=\s+(?:[\w.^-]+\s+){1,5}"
+                     r"(?:paper|article|publication)\b(?!\s+(?:say|says|said|show|shows|find|finds|report|reports|"
+                     r"claim|claims|use|uses|propose|proposes)\b))", re.I)
 _SUBJECT_PREFIX = re.compile(
     r"^\s*(?:(?:what|who)\s+(?:is|are|was|were|does|do|did)|how\s+(?:does|do|did|is|are|was|were|can|could|would|has|have)|"
     r"(?:what|which|how\s+many|how\s+much)(?:\s+[\w-]+){1,8}?\s+(?:does|do|did|is|are|was|were|has|have)|"

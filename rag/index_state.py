@@ -25,7 +25,7 @@ from .text import content_terms, light, terms, words
 from .types import Paper
 
 log = logging.getLogger(__name__)
-SNAPSHOT_VERSION = 13  # bump when the pickled state, or how any part of it is derived, changes
+SNAPSHOT_VERSION = 14  # bump when the pickled state, or how any part of it is derived, changes
 
 
 @dataclass(frozen=True)

@@ -42,8 +42,8 @@ _BASELINE = re.compile(r"\b(?:outperform\w*|surpass\w*|match(?:es|ing)?|beat\w*|
 _PRIOR_BEFORE = re.compile(r"\b(?:recently\s+(?:proposed|introduced|developed)|(?:proposed|introduced)\s+by|"
                            r"recent\s+(?:progress|advances?|success(?:es)?|work)\s+(?:in|on|of|with)|"
                            r"prior|previous|existing|popular|well-known|success\s+of|inspired\s+by)\s+"
-                           r"(?:[\w.-]+\s+){0,3}$", re.I)
-_PRIOR_AFTER = re.compile(r"^\s*(?:\([^)]{1,20}\)\s*)?"
+                           r"(?:[\w.-]+\s+){0,3}\(?$", re.I)  # (an acronym: "recently proposed Kolmogorov-Arnold Network (KAN")
+_PRIOR_AFTER = re.compile(r"^\)?\s*(?:\([^)]{1,20}\)\s*)?"  # (after an acronym: "Networks (KANs) have recently emerged")
                           r"(?:\((?:[A-Z][\w-]+\s+et\s+al\.?|[^)]{0,40}\b(?:19|20)\d\d)[^)]*\)|"
                           r"(?:have|has)\s+recently\s+(?:emerged|been\s+(?:proposed|introduced)|gained|attracted))")
 MAX_LISTED = 3  # papers named in a reason ("mentioned in passing in A, B and C")
@@ -129,11 +129,20 @@ class Judge:
         tokens = self.paper_tokens(h)
         return len(words) > 1 and all(count_sequence(tokens, name_tokens(w)) for w in words)
 
-    def own_name(self, h: Hit, name: str) -> bool:
-        """`name` is (the start of) one of the paper's own names: "NASNet" for "NASNet architecture"."""
+    def own_name(self, h: Hit, name: str, by_title: bool = True) -> bool:
+        """`name` is (the start of) one of the paper's own names: "NASNet" for "NASNet architecture" (with
+        `by_title=False`, not only the start of its title: "KAN you hear me? ..." did not name KAN)."""
         want = name_tokens(name)
         own = [h.named_as] if h.named_as else []
-        return any(name_tokens(a)[: len(want)] == want for a in [*own, *self.state.names.names.get(h.paper_id, ())])
+        names = [a for a in [*own, *self.state.names.names.get(h.paper_id, ())] if by_title or a != h.title]
+        return any(name_tokens(a)[: len(want)] == want for a in names)
+
+    def names_a_variant(self, h: Hit, name: str) -> bool:
+        """The paper's name is a longer one built on `name` ("Natural GaLore: Accelerating GaLore ..." for GaLore,
+        "Tiny-Sepformer" for Sepformer): it introduced the variant, not `name` itself."""
+        head = name_tokens(h.title.split(":", 1)[0]) if ":" in h.title else []
+        want = name_tokens(name)
+        return len(head) > len(want) and count_sequence(head, want) > 0 and not self.own_name(h, name)
 
     def central(self, h: Hit, name: str) -> bool:
         """The paper is about `name`: its own name, in its title, or named in the opening sentences of its
@@ -204,7 +213,9 @@ class Judge:
         for which one of the question's names is central."""
         for name in required:
             if focus.origin:
-                ok = self.titled(h, name) and not (self.cites_as_prior(h, name) and not self.own_name(h, name))
+                ok = self.titled(h, name) and not (self.cites_as_prior(h, name)
+                                                   and not self.own_name(h, name, by_title=False)) \
+                    and not self.names_a_variant(h, name)
             elif side:
                 ok = self.central(h, name)
             else:

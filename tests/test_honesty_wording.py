@@ -58,6 +58,17 @@ def test_known_word__british_spellings_and_adverbs():
     ("Could you tell me how the original Matryoshka Representation Learning paper trains nested embeddings?",
      "No paper in the collection introduces Matryoshka Representation Learning; it is only mentioned in 1 abstract "
      "(“2D Matryoshka Sentence Embeddings”)."),
+    # "is the X paper in the collection?" asks for the paper that introduced X, not one that uses it
+    ("Is the LoRA paper itself in the collection, the one that adds small low-rank adapter matrices?",
+     "No paper in the collection introduces LoRA; it is only mentioned in 3 abstracts"),
+    # "Natural GaLore: Accelerating GaLore ..." introduced a variant of GaLore, not GaLore
+    ("Is the original GaLore paper, the gradient low-rank projection one, also included?",
+     "No paper in the collection introduces GaLore; it is only mentioned in 1 abstract"),
+    # "the recently proposed Kolmogorov-Arnold Network (KAN)", "Kolmogorov-Arnold Networks (KANs) have recently
+    # emerged": the acronym is earlier work too, even in a title that opens with it ("KAN you hear me? ...")
+    ("Which paper introduced KAN?", "No paper in the collection introduces KAN; it is only mentioned in 3 abstracts"),
+    ("Does the collection contain the Tensor Programs V paper about muTransfer?",
+     "No abstract in the collection mentions muTransfer."),
     # the measure and the benchmark a fact question names must be in the evidence
     ("What MMLU score does Mixtral 8x7B obtain?", "No abstract in the collection mentions MMLU."),
     ("What BLEU score did the LSTM sequence-to-sequence model obtain on WMT'14 English-to-German?",
