@@ -102,7 +102,9 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
     # "tokenization or byte-pair encoding", "anomaly / defect detection": one alternative the collection has is
     # enough.
     alternatives = [a for a in _ALTERNATIVES.split(about) if a.strip()] if about else []
-    unknowns = [judge.unknown_terms(a) for a in alternatives]
+    # (a topic's compound must be written somewhere: "physics-informed" is a field, though "physics" and
+    # "information" are everywhere; in a description, "late-interaction" may be the asker's own coinage)
+    unknowns = [judge.unknown_terms(a, compounds=plan.kind == "topic") for a in alternatives]
     unknown = unknowns[0] if unknowns and all(unknowns) else []
     if unknown:
         names = [w for w in unknown if w in focus.names]  # a name as written, else the words in quotes

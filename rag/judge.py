@@ -259,9 +259,10 @@ class Judge:
         return self.name_problem(h, focus, required, side) is None and (
             by_name or self.term_coverage(h, wanted) >= min_coverage)
 
-    def unknown_terms(self, text: str) -> list[str]:
+    def unknown_terms(self, text: str, compounds: bool = False) -> list[str]:
         """Words of `text` that no paper of the collection uses: none of their stems, or (for a technical word,
-        which stemming may fold into a common one: "tokenization" → "token") not the word itself."""
+        which stemming may fold into a common one: "tokenization" → "token") not the word itself; with
+        `compounds`, also a hyphenated compound no paper writes (a topic's "physics-informed")."""
         out = []
         for w in dict.fromkeys(re.findall(r"[A-Za-z0-9][\w+-]*", text)):
             stems = content_terms(w)
@@ -276,9 +277,21 @@ class Judge:
             spelt = all(p in CONTENT_STOPWORDS or spelt_otherwise(p, self.state.vocabulary) for p in parts)
             if (all(self.state.doc_freq.get(t, 0) == 0 for t in stems) and not spelt) or any(
                     part not in CONTENT_STOPWORDS and len(part) >= 4 and not known_word(part, self.state.vocabulary)
-                    and not common_english(part) for part in parts):
+                    and not common_english(part) for part in parts) or (compounds and self.unseen_compound(w)):
                 out.append(w)
         return out
+
+    def unseen_compound(self, word: str) -> bool:
+        """A hyphenated compound of two or more words ("physics-informed") that no paper writes, hyphenated,
+        spaced or joined, in any inflection: its words may each be common ("physics", "information") while the
+        thing it names is absent."""
+        parts = word.lower().split("-")
+        if len(parts) < 2 or not all(p.isalpha() and len(p) >= 4 for p in parts):
+            return False
+        bases = [re.sub(r"(?:ing|ed|es|s)$", "", p) if len(p) > 5 else p for p in parts]
+        pattern = re.compile(r"\b" + r"[\s-]?".join(re.escape(b) + r"\w{0,3}" for b in bases) + r"\b")
+        return not any(pattern.search(p.title.lower() + " . " + p.abstract.lower())
+                       for p in self.state.papers.values())
 
     def abbreviates(self, word: str) -> bool:
         """A lowercase word of at least 4 letters that starts a longer word of the collection ("param",

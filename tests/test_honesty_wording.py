@@ -82,6 +82,10 @@ def test_known_word__british_spellings_and_adverbs():
     # "anything on X / Y" asks for papers about it; no abstract has AlphaFold, and "protein" is there in passing
     ("anything on alphafold / protein structure prediction", "No paper in the collection is about alphafold / "
      "protein structure prediction; “protein” appears only in passing"),
+    # "does the collection have anything on X" asks for papers about X; a topic's compound must be written somewhere
+    # ("physics" and "information" are, "physics-informed" is not)
+    ("Does the collection have anything on physics-informed neural networks, where you add the residual of the "
+     "differential equation to the training loss?", "No abstract in the collection mentions “physics-informed”."),
     # a name no abstract has, then what it is: a survey titled "selective" that lists state space models is not it
     ("anything on mamba / selective state space models?", "No paper in the collection is about mamba / selective "
      "state space models"),
@@ -116,6 +120,9 @@ def test_not_covered__however_it_is_typed(engine, question, reason):
     # "attn" is "attention" with letters left out
     ("bidirectional attn vs eos pooling for llm embedders - which wins?",
      ["Pooling And Attention: What Are Effective Designs For LLm-Based Embedding Models?"]),
+    # in a description, a compound may be the asker's own ("encoder-decoder", "late-interaction")
+    ("What BLEU score did the LSTM encoder-decoder translation paper reach on the WMT'14 English to French test set?",
+     ["Sequence to Sequence Learning with Neural Networks"]),
     # RMSE is a measure, not a name the paper must be about
     ("valence/arousal rmse on mediaeval2015 with cnn+rnn",
      ["Stacked Convolutional and Recurrent Neural Networks for Music Emotion Recognition"]),
