@@ -32,8 +32,9 @@ articles publication publications research find mention mentions mentioned discu
 cover covers present presents presented report reports reported give gives key result results
 btw whats hows thats whos wheres whens whys pls plz please thx thanks hey hi hello fyi imo tbh ok okay anyone
 pick picks picking choose chooses choosing recommend recommended best worth want wants need needs my here every
-anybody
-""".split())  # then chat shorthand ("btw whats that paper about ...") and what the asker wants ("pick the best")
+anybody many much basically essentially actually really roughly literally honestly kinda sorta anyway anyways
+""".split())  # then chat shorthand ("btw whats that paper about ..."), what the asker wants ("pick the best") and
+# fillers ("basically a differentiable kNN", "how many ...")
 # Words that say nothing on their own in a sentence (support checks, quoting, coverage).
 CONTENT_STOPWORDS = frozenset(STOPWORDS_EN_PLUS) | QUESTION_WORDS | frozenset(
     "also can could may might should would will shall our us we via based new well".split())

@@ -120,6 +120,10 @@ def test_not_covered__however_it_is_typed(engine, question, reason):
     # "attn" is "attention" with letters left out
     ("bidirectional attn vs eos pooling for llm embedders - which wins?",
      ["Pooling And Attention: What Are Effective Designs For LLm-Based Embedding Models?"]),
+    # fillers ("basically", "how many") are no words the evidence must share
+    ("The paper that revisits neighbourhood components analysis, basically a differentiable k-nearest-neighbour, "
+     "for tabular data: on how many datasets was it benchmarked?",
+     ["Revisiting Nearest Neighbor for Tabular Data: A Deep Tabular Baseline Two Decades Later"]),
     # in a description, a compound may be the asker's own ("encoder-decoder", "late-interaction")
     ("What BLEU score did the LSTM encoder-decoder translation paper reach on the WMT'14 English to French test set?",
      ["Sequence to Sequence Learning with Neural Networks"]),
