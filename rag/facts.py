@@ -30,6 +30,10 @@ _VALUE = re.compile(r"(?<![\w'’/.-])\d[\d,.]*(?:\s?[kmbt]\b|%|x\b|times\b)?", 
 _SIZE_VALUE = re.compile(r"[\d,.]+\s?[mbt]", re.I)  # "60M", "1.1B" parameters
 _ON_NAME = re.compile(r"\b(?:on|in)\s+(?:the\s+)?([A-Z][\w-]*[A-Z0-9][\w-]*)")  # "on ImageNet", "on CIFAR-10"
 _ON_DATASET = re.compile(_ON_NAME.pattern + r"\s+(?:datasets?|benchmarks?)\b")  # "on CIFAR-10 dataset"
+# a number, a magnitude word, then the next three words ("27 million parameters", "128-layer Transformer")
+_COUNTED = re.compile(r"(?<![\w'’/.-])(\d[\d,.]*)[-\s]?((?:[^\s,.;:()]+\s*){0,3})")
+_MAGNITUDES = {"k", "m", "b", "t", "thousand", "million", "billion", "trillion"}
+_HOW_MANY = re.compile(r"\bhow\s+many\s+([A-Za-z][\w-]*)", re.I)
 _HOW_BIG = re.compile(r"\b(?:how\s+(?:big|large)\s+(?:is|are|was|were)|(?:what\s+is\s+)?the\s+size\s+of)\s+"
                       r"(?:the\s+)?([A-Za-z][\w^.-]*[A-Z0-9][\w^.-]*)")
 _SIZE_ASKED = re.compile(r"\b(?:parameters?|params?|size|big|large|small|tokens?|memory|how\s+many)\b", re.I)
@@ -50,6 +54,23 @@ def states_fact(sentence: str, fact: str) -> bool:
         return bool(_NUMBER.search(re.sub(r"\(\d\)|\b\d[Dd]\b", " ", sentence)))
     return bool(_DATASET_WORD.search(sentence)) and bool(find_names(sentence)) or bool(
         re.search(r"\b(?:on|using|with)\s+(?:the\s+)?[A-Z][\w-]*[A-Z0-9][\w-]*", sentence))
+
+
+def _counts_other(sentence: str, counted: set[str], given: set[str]) -> bool:
+    """Every number of the sentence (other than those the question gives) counts something other than `counted`:
+    in "We train a single 128-layer Transformer on over 100 languages" the numbers are of layers and languages,
+    not of accelerators, and "84.4%" or "3x" counts nothing. A number followed by no plain noun ("8 A100 GPUs"
+    when GPUs are counted, a number at the end of the sentence) may be the one asked for."""
+    for m in _COUNTED.finditer(sentence):
+        if m.group(1).rstrip(",.") in given:
+            continue
+        words = [w for w in m.group(2).replace("-", " ").split() if w.lower() not in _MAGNITUDES]
+        first = words[0] if words else ""
+        if first[:1] in ("%", "×") or first.lower() in ("x", "times", "percent"):  # a share or a ratio counts nothing
+            continue
+        if not first.isalpha() or not first.islower() or counted & _terms(" ".join(words)):
+            return False
+    return True
 
 
 def asked_terms(question: str, own_names: Iterable[str]) -> set[str]:
@@ -80,6 +101,10 @@ def states_asked(abstract: str, question: str, fact: str, own_names: Iterable[st
         return bool(where) and bool(_ON_DATASET.search(s)) and not any(w in s.lower() for w in where)
 
     sentences = [s for s in sentences if not elsewhere(s)]
+    # "How many accelerators ...?" is counted in accelerators: a sentence with a number of layers or languages is
+    # not the answer ("128-layer" counts layers; the counted noun is matched by its stem)
+    if (many := _HOW_MANY.search(question)) and (counted := _terms(many.group(1)) - _terms(" ".join(own_names))):
+        sentences = [s for s in sentences if not _counts_other(s, counted, set(_values(question)))]
     given = set(_values(question))
     sizes_asked = bool(_SIZE_ASKED.search(question))
     return any((not asked or asked & _terms(s)) and (not metrics or metrics & {m.lower() for m in _METRIC.findall(s)})

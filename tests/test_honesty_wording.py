@@ -287,3 +287,17 @@ def test_states_asked__a_number_for_another_named_dataset_is_not_the_one_asked_f
     # a number sentence that names no dataset of its own is judged by its words, as before
     assert states_asked("S^3 is fast. We achieve 2.69 FID with 10 NFE.", "What FID does S^3 reach on ImageNet?",
                         "number", ["S^3"])
+
+
+def test_states_asked__how_many_needs_a_number_of_the_counted_thing():
+    from rag.facts import states_asked
+
+    gpipe = ("We train a 557-million-parameter AmoebaNet model and attain a top-1 accuracy of 84.4% on ImageNet. "
+             "We train a single 6-billion-parameter, 128-layer Transformer model on over 100 languages.")
+    q = "How many accelerators did GPipe use to train the 6-billion-parameter translation Transformer?"
+    assert not states_asked(gpipe, q, "number", ["GPipe"])  # layers, languages, a share: no accelerators
+    assert states_asked(gpipe, "How many layers does the 6-billion-parameter translation Transformer have?",
+                        "number", ["GPipe"])
+    # the counted noun after a magnitude, or after a name
+    assert states_asked("The model has 27 million parameters.", "How many parameters does it have?", "number", [])
+    assert states_asked("We train it on 8 A100 GPUs.", "How many GPUs did they train on?", "number", [])
