@@ -133,15 +133,22 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
                and judge.papers_mentioning(n)]
     required = list(dict.fromkeys([*focus.subjects, *focus.quoted, *present,
                                    *(n for n in focus.names if head and n in head and not where_or_how(n))]))
-    evidence = [h for h in pool if judge.passes(h, focus, wanted, required, min_cov)
+    alts = [a for a in _ALTERNATIVES.split(head) if content_terms(a)] or [head] if head else []
+    # "recommender systems or predicting whether a user will click on an ad": a paper covers one alternative's
+    # words (and the rest of the question's), not the words of both
+    wanted_ways = [wanted] if len(alts) < 2 else [
+        wanted - set().union(*(content_terms(b) for b in alts if b != a)) | content_terms(a) for a in alts]
+    evidence = [h for h in pool if any(judge.passes(h, focus, w, required, min_cov) for w in wanted_ways)
                 and all(judge.mentions(h, n) or judge.has_words(h, n) for n in setting)]
     if head:
         # A topic is covered when at least one paper is about it (its title, opening or repeated words), not only
         # mentions it; then every paper that covers its words is listed.
-        alts = [a for a in _ALTERNATIVES.split(head) if content_terms(a)] or [head]
         # "mamba / selective state space models": a name no abstract has, then what it is; a paper is about that only
         # if it says it in those words (a survey titled "selective" that lists state space models is not)
-        named_absent = len(alts) > 1 and any(judge.unknown_terms(a) for a in alts)
+        named_absent = len(alts) > 1 and "/" in head and any(judge.unknown_terms(a) for a in alts)
+        # "recommender systems or predicting whether a user will click on an ad": either will do, so one with a word
+        # no abstract has is dropped and the other judged on its own
+        alts = [a for a in alts if named_absent or not judge.unknown_terms(a)] or alts
 
         def about_it(h: Hit) -> bool:
             for alt in alts:

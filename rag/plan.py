@@ -36,6 +36,8 @@ _COMPARE_CUES = re.compile(
     r"another\s+(?:(?:paper|one|work|study)\s+)?(?:says|claims|argues|suggests|finds|shows|proposes|uses))\b", re.I)
 _CHOICE = re.compile(r"^\s*" + _CHOICE_LEAD + _CHOICE_NAME + r"\s+or\s+[A-Z]")
 _EXPLICIT_COMPARE = re.compile(r"\b(compare|contrast|differ|differs|versus|vs\.?)\b", re.I)
+# A list after a colon or dash: its first item, then the rest ("B and C" or "B, and C"), split again by items
+_LIST_REST = r"(?P<a>[^,]+?),\s+(?P<b>.+,.+|.+\s+and\s+.+)$"
 # Ordered from most to least specific; each captures the two sides. True: the frame marks where both sides end
 # ("differences between ... and", "how does ... differ from"), so a side may be a long description.
 _SPLITTERS: list[tuple[re.Pattern[str], bool]] = [
@@ -46,8 +48,7 @@ _SPLITTERS: list[tuple[re.Pattern[str], bool]] = [
                 re.I), True),
     # "Contrast the vision MLP papers: scaling plain MLPs, ResMLP, and RaftMLP": the list after the colon
     # (or between dashes: "Compare the all-MLP models - A, B, and C - with regard to ...")
-    (re.compile(r"^(?:compare|contrast)\s+[^:—–]{0,60}?(?::|\s[-—–]{1,2})\s+(?P<a>[^,]+?),\s+(?P<b>.+,.+|.+\s+and\s+.+)$",
-                re.I), True),
+    (re.compile(r"^(?:compare|contrast)\s+[^:—–]{0,60}?(?::|\s[-—–]{1,2})\s+" + _LIST_REST, re.I), True),
     (re.compile(r"(?:compare|contrast)\s+(?!(?:with|to|against|as|on|in)\b)(?P<a>.+?)\s+(?:with|to|and|against)\s+(?P<b>.+)$",
                 re.I), True),
     (re.compile(r"how\s+(?:does|do|did)\s+(?P<a>.+?)\s+(?:differ\s+from|build\s+(?:on|upon)|improve\s+(?:on|upon|over)|"
@@ -63,11 +64,13 @@ _SPLITTERS: list[tuple[re.Pattern[str], bool]] = [
     # "One paper uses X; another questions Y. Contrast the two."
     (re.compile(r"^(?:one|the\s+first)\s+(?:paper|work|study)\s+(?P<a>.+?)\s*[;,]\s+(?:another|the\s+other|a\s+second)"
                 r"(?:\s+(?:one|paper|work|study))?\s+(?P<b>.+?)(?:\s*[.;]|\s+[-—–]{1,2})\s+.+$", re.I), True),
+    # "Several papers try all-MLP classifiers: RaftMLP, ResMLP and the one about plain MLPs. How do they differ?"
+    (re.compile(r"^[^:]{0,80}:\s+" + _LIST_REST, re.I), True),
     # "NovoGrad or Natural GaLore if my constraint is memory?": two names, one to choose
     (re.compile(r"^" + _CHOICE_LEAD + r"(?P<a>" + _CHOICE_NAME + r")\s+or\s+(?P<b>" + _CHOICE_NAME + r")"
                 r"(?:\s+(?:if|for|when|given|on|in|to)\b.*|\s*[,:?].*)?$"), False),
 ]
-_SIDE_TRIM = re.compile(r"^(?:the\s+|a\s+|an\s+|paper\s+on\s+|papers?\s+|approach\s+of\s+|"
+_SIDE_TRIM = re.compile(r"^(?:the\s+|a\s+|an\s+|paper\s+on\s+|papers?\s+|approach\s+of\s+|one\s+(?:about|on)\s+|"
                         # "the later claim that good subnetworks exist ...": what is claimed describes the paper
                         r"(?:(?:later|earlier|recent|other|second|first)\s+)?(?:claim|idea|finding|observation|"
                         r"argument|proposal|suggestion)\s+that\s+|"
@@ -77,6 +80,8 @@ _SIDE_TRIM = re.compile(r"^(?:the\s+|a\s+|an\s+|paper\s+on\s+|papers?\s+|approac
                         r"\s*[:;,—–]\s*(?:and\s+|but\s+)?(?:how|what|which|why|where|when|who|do|does|did|is|are|"
                         r"can|in\s+what)\b.*$|"
                         r"\s+[-—–]{1,2}\s+.*$|"  # "A vs B - same method?": after a spaced dash, the question
+                        # a second sentence: "... the paper that uses a PFN. What is each one using it for?"
+                        r"(?<!\bvs)(?<!\bal)(?<!\betc)(?<!\be\.g)(?<!\bi\.e)[.?!]\s+(?=[A-Z]).*$|"
                         r"[\s?.!:;,]+$|\s+(?:in\s+terms\s+of|regarding|with\s+respect\s+to|in\s+the\s+way|in\s+how|"
                         r"as\s+(?:ways?|approaches|methods|means|techniques|tools))\s+.*$", re.I)
 _QUOTED_SPAN = re.compile(r"(?:^|(?<=\s))[\"“‘'][^\"“”‘’]{3,120}?(?:[\"”’']|$)")  # its closing quote may be trimmed
@@ -131,9 +136,12 @@ def plan_query(query: str, names: AliasIndex) -> QueryPlan:
     return QueryPlan("lookup", query, named=named)
 
 
-def _list_items(part: str) -> list[str]:
+def _list_items(part: str, listed: bool = False) -> list[str]:
     """"A, B, and C" → A, B, C; "A, B and C" too. With a comma before the last "and", an "and" inside an item
-    stays ("the variant that mixes tokens vertically and horizontally, and the study of ...")."""
+    stays ("the variant that mixes tokens vertically and horizontally, and the study of ..."). `listed`: the part
+    is the rest of a list ("B and C"), so its "and" separates items even without a comma."""
+    if "," not in part and listed:
+        return [x for x in _LIST_SPLIT.split(part) if x.strip()]
     if "," not in part:
         return [x for x in _CHAIN_SPLIT.split(part) if x.strip()]
     if re.search(r",\s*and\s", part):
@@ -151,7 +159,7 @@ def split_sides(query: str) -> list[str]:
             sides = []
             for part in (_SIDE_TRIM.sub("", m.group("a")).strip(), _SIDE_TRIM.sub("", m.group("b")).strip()):
                 # "A, B and C" or "A vs B vs C" on either side → one side per item
-                items = _list_items(part)
+                items = _list_items(part, listed=pat.pattern.endswith(_LIST_REST))
                 sides += [_SIDE_TRIM.sub("", x).strip(" '\"‘’“”") for i, x in enumerate(items)
                           if i == 0 or not _CLAUSE_ITEM.match(x.strip())]
             sides = [re.sub(r"^(?:how\s+does\s+|what\s+is\s+|is\s+)", "", s, flags=re.I) for s in sides]

@@ -175,7 +175,8 @@ def assemble_comparison(whole: Sequence[Hit], sides: Sequence[Side],
         # a paper the name is the title (or title acronym) of before one whose abstract merely coins it too
         named = sorted(side.named, key=lambda m: m.kind == "own") if use_names else []
         named_hits = [whole_by_id[m.paper_id] for m in named if m.paper_id in whole_by_id]
-        for h in named_hits or title_led(side.label, rank_side(side)):
+        # (a name another side already took is a detail here: "the learning-curve paper that uses a PFN")
+        for h in [h for h in named_hits if h.paper_id not in taken] or title_led(side.label, rank_side(side)):
             if h.paper_id not in taken:
                 taken.add(h.paper_id)
                 picked.append(replace(h, side=side.label))

@@ -301,3 +301,29 @@ def test_states_asked__how_many_needs_a_number_of_the_counted_thing():
     # the counted noun after a magnitude, or after a name
     assert states_asked("The model has 27 million parameters.", "How many parameters does it have?", "number", [])
     assert states_asked("We train it on 8 A100 GPUs.", "How many GPUs did they train on?", "number", [])
+
+
+def test_split_sides__a_list_after_a_colon_and_a_second_sentence():
+    from rag.plan import split_sides
+
+    assert split_sides("Several papers here try all-MLP image classifiers: RaftMLP, ResMLP and the one about scaling "
+                       "up plain MLPs. How do their designs and conclusions differ?") == \
+        ["RaftMLP", "ResMLP", "scaling up plain MLPs"]
+    # a side ends with its sentence
+    assert split_sides("Compare the original prior-data fitted network paper with the learning-curve extrapolation "
+                       "paper that uses a PFN. What is each one using the approach for?") == \
+        ["original prior-data fitted network paper", "learning-curve extrapolation paper that uses a PFN"]
+
+
+def test_comparison__a_name_the_first_side_took_is_a_detail_of_the_second(engine):
+    ans = engine.ask("Compare the original prior-data fitted network paper with the learning-curve extrapolation "
+                     "paper that uses a PFN. What is each one using the approach for?")
+    assert {"Transformers Can Do Bayesian Inference",
+            "Efficient Bayesian Learning Curve Extrapolation using Prior-Data Fitted Networks"} <= set(cited(ans))
+
+
+def test_topic__either_alternative_will_do(engine):
+    ans = engine.ask("Are there papers on recommender systems or predicting whether a user will click on an ad? "
+                     "Which ones?")
+    assert not ans.abstained, ans.reason
+    assert "Deep Interest Network for Click-Through Rate Prediction" in cited(ans)
