@@ -32,6 +32,7 @@ _ON_NAME = re.compile(r"\b(?:on|in)\s+(?:the\s+)?([A-Z][\w-]*[A-Z0-9][\w-]*)")  
 _ON_DATASET = re.compile(_ON_NAME.pattern + r"\s+(?:datasets?|benchmarks?)\b")  # "on CIFAR-10 dataset"
 # a number, a magnitude word, then the next three words ("27 million parameters", "128-layer Transformer")
 _COUNTED = re.compile(r"(?<![\w'’/.-])(\d[\d,.]*)[-\s]?((?:[^\s,.;:()]+\s*){0,3})")
+_POINTS = {"point", "percent", "percentag"}  # stems: "how many (percentage) points"
 _MAGNITUDES = {"k", "m", "b", "t", "thousand", "million", "billion", "trillion"}
 _HOW_MANY = re.compile(r"\bhow\s+many\s+([A-Za-z][\w-]*)", re.I)
 _HOW_BIG = re.compile(r"\b(?:how\s+(?:big|large)\s+(?:is|are|was|were)|(?:what\s+is\s+)?the\s+size\s+of)\s+"
@@ -67,6 +68,8 @@ def _counts_other(sentence: str, counted: set[str], given: set[str]) -> bool:
         words = [w for w in m.group(2).replace("-", " ").split() if w.lower() not in _MAGNITUDES]
         first = words[0] if words else ""
         if first[:1] in ("%", "×") or first.lower() in ("x", "times", "percent"):  # a share or a ratio counts nothing
+            if counted & _POINTS and first[:1] == "%":  # ... but points: "improved INT2 accuracy by 3.3%p"
+                return False
             continue
         if not first.isalpha() or not first.islower() or counted & _terms(" ".join(words)):
             return False

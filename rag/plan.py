@@ -49,6 +49,9 @@ _SPLITTERS: list[tuple[re.Pattern[str], bool]] = [
     # "Contrast the vision MLP papers: scaling plain MLPs, ResMLP, and RaftMLP": the list after the colon
     # (or between dashes: "Compare the all-MLP models - A, B, and C - with regard to ...")
     (re.compile(r"^(?:compare|contrast)\s+[^:—–]{0,60}?(?::|\s[-—–]{1,2})\s+" + _LIST_REST, re.I), True),
+    # "Contrast the model for convex hulls and TSP with the MDP approach": "with" ends a side before "and" does
+    (re.compile(r"(?:compare|contrast)\s+(?!(?:with|to|against|as|on|in)\b)(?P<a>.+?)\s+"
+                r"(?:with(?!\s+(?:respect|regard|each|one)\b)|against)\s+(?P<b>.+)$", re.I), True),
     (re.compile(r"(?:compare|contrast)\s+(?!(?:with|to|against|as|on|in)\b)(?P<a>.+?)\s+(?:with|to|and|against)\s+(?P<b>.+)$",
                 re.I), True),
     (re.compile(r"how\s+(?:does|do|did)\s+(?P<a>.+?)\s+(?:differ\s+from|build\s+(?:on|upon)|improve\s+(?:on|upon|over)|"
@@ -155,6 +158,10 @@ def split_sides(query: str) -> list[str]:
     q = re.sub(r"^(?:please\s+|can\s+you\s+|could\s+you\s+)", "", q, flags=re.I)
     for pat, framed in _SPLITTERS:
         m = pat.search(q)
+        if m and not framed and not m.group("a").rstrip(" ?.!,;:").endswith(
+                _SIDE_TRIM.sub("", m.group("a")).strip().rstrip(" ?.!,;:")):
+            continue  # "In the KAN paper, how does X work and what exponent did KANs show versus MLPs?": the "versus"
+            # is inside a later clause, not between two sides
         if m:
             sides = []
             for part in (_SIDE_TRIM.sub("", m.group("a")).strip(), _SIDE_TRIM.sub("", m.group("b")).strip()):

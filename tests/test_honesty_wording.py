@@ -327,3 +327,23 @@ def test_topic__either_alternative_will_do(engine):
                      "Which ones?")
     assert not ans.abstained, ans.reason
     assert "Deep Interest Network for Click-Through Rate Prediction" in cited(ans)
+
+
+def test_split_sides__with_ends_a_side_and_a_versus_inside_a_later_clause_is_no_comparison():
+    from rag.plan import split_sides
+
+    assert split_sides("Contrast the attention-as-pointer seq2seq model for convex hulls and TSP with the "
+                       "bisimulation-quotiented MDP approach for routing: how does each handle larger instances?") == \
+        ["attention-as-pointer seq2seq model for convex hulls and TSP", "bisimulation-quotiented MDP approach for routing"]
+    assert split_sides("Compare ResMLP and RaftMLP with respect to locality") == ["ResMLP", "RaftMLP"]
+    assert split_sides("In Liu et al.'s original Kolmogorov-Arnold Networks paper, how does grid extension work and "
+                       "what scaling exponent did KANs show versus MLPs?") == []
+    assert split_sides("ResMLP vs RaftMLP - same idea?") == ["ResMLP", "RaftMLP"]
+
+
+def test_states_asked__percentage_points_answer_how_many_points():
+    from rag.facts import states_asked
+
+    abstract = "SplitQuant was applied on two BERT-Tiny models and improved the accuracy of INT2 quantization by 3.3%p."
+    assert states_asked(abstract, "How many points did INT2 accuracy improve?", "number", ["SplitQuant"])
+    assert not states_asked(abstract, "How many layers did INT2 quantization use?", "number", ["SplitQuant"])
