@@ -155,7 +155,11 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
                 if named_absent and (judge.unknown_terms(alt) or not judge.mentions(h, alt)):
                     continue
                 alt_terms = content_terms(alt)
-                alt_rarest = max(alt_terms, key=judge.idf, default=None)
+                # (the rarest of its capitalised words if it has some the collection uses: "Matryoshka-style nested
+                # embeddings" is about Matryoshka embeddings, though "nested" is rarer)
+                named = {t for t in content_terms(" ".join(w for w in alt.split() if w[:1].isupper()))
+                         if judge.state.doc_freq.get(t, 0)}
+                alt_rarest = max(named or alt_terms, key=judge.idf, default=None)
                 if judge.centrality(h, alt_terms) >= min_cov and (
                         alt_rarest is None or alt_rarest in judge.central_terms(h)):
                     return True

@@ -19,7 +19,10 @@ _TOPIC = re.compile(
     # "What does the collection say about X?": everything the collection has on X
     r"what\s+does\s+the\s+collection\s+(?:say|report|contain|have|tell\s+us)(?=\s+(?:about|on)\b))\b"
     r"(?:\s+in\s+the\s+collection)?\s*(?:(?:that|which)\s+)?(?:(?:try|tries|aim|aims|attempt|attempts|seek|seeks)\s+to\s+)?"
+    # "whose method or analysis centres on X"
+    r"(?:whose\s+(?:[\w-]+\s+){1,4}?(?:centres|centers|focuses|is\s+based|rests|relies|is)\s+(?:on|upon)\s+)?"
     r"(?:study|studies|address|addresses|are\s+about|discuss|investigate|tackle|propose|use|apply|deal\s+with|"
+    r"build\s+(?:on|upon)|extend|rely\s+on|cent(?:re|er)\s+on|revolve\s+around|"
     r"focus\s+on|work\s+on|look\s+at|on|about|concern|cover|mention|consider|explore|examine|analy[sz]e|explain|"
     r"understand|model|predict|improve|measure)?\s*",
     re.I)

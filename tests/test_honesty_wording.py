@@ -322,6 +322,18 @@ def test_comparison__a_name_the_first_side_took_is_a_detail_of_the_second(engine
             "Efficient Bayesian Learning Curve Extrapolation using Prior-Data Fitted Networks"} <= set(cited(ans))
 
 
+@pytest.mark.parametrize("question, title", [
+    ("List the papers whose method or analysis centres on mixture-of-experts layers (not ones that merely cite MoE "
+     "as related work).", "Towards Understanding Mixture of Experts in Deep Learning"),
+    # "build on" asks for papers about it; the capitalised "Matryoshka" is what they are about, not "nested"
+    ("Which papers build on Matryoshka-style nested embeddings?", "2D Matryoshka Sentence Embeddings"),
+])
+def test_topic__how_the_topic_is_introduced(engine, question, title):
+    ans = engine.ask(question)
+    assert not ans.abstained, ans.reason
+    assert title in cited(ans)
+
+
 def test_topic__either_alternative_will_do(engine):
     ans = engine.ask("Are there papers on recommender systems or predicting whether a user will click on an ad? "
                      "Which ones?")
