@@ -42,8 +42,8 @@ _BASELINE = re.compile(r"\b(?:outperform\w*|surpass\w*|match(?:es|ing)?|beat\w*|
 _PRIOR_BEFORE = re.compile(r"\b(?:recently\s+(?:proposed|introduced|developed)|(?:proposed|introduced)\s+by|"
                            r"recent\s+(?:progress|advances?|success(?:es)?|work)\s+(?:in|on|of|with)|"
                            r"prior|previous|existing|popular|well-known|success\s+of|inspired\s+by)\s+"
-                           r"(?:[\w.-]+\s+){0,3}\(?$", re.I)  # (an acronym: "recently proposed Kolmogorov-Arnold Network (KAN")
-_PRIOR_AFTER = re.compile(r"^\)?\s*(?:\([^)]{1,20}\)\s*)?"  # (after an acronym: "Networks (KANs) have recently emerged")
+                           r"(?:[\w.-]+\s+){0,3}\(?$", re.I)  # (before an acronym: "... Network (KAN")
+_PRIOR_AFTER = re.compile(r"^\)?\s*(?:\([^)]{1,20}\)\s*)?"  # (after an acronym: "(KANs) have recently emerged")
                           r"(?:\((?:[A-Z][\w-]+\s+et\s+al\.?|[^)]{0,40}\b(?:19|20)\d\d)[^)]*\)|"
                           r"(?:have|has)\s+recently\s+(?:emerged|been\s+(?:proposed|introduced)|gained|attracted))")
 MAX_LISTED = 3  # papers named in a reason ("mentioned in passing in A, B and C")

@@ -346,7 +346,8 @@ def test_split_sides__with_ends_a_side_and_a_versus_inside_a_later_clause_is_no_
 
     assert split_sides("Contrast the attention-as-pointer seq2seq model for convex hulls and TSP with the "
                        "bisimulation-quotiented MDP approach for routing: how does each handle larger instances?") == \
-        ["attention-as-pointer seq2seq model for convex hulls and TSP", "bisimulation-quotiented MDP approach for routing"]
+        ["attention-as-pointer seq2seq model for convex hulls and TSP",
+         "bisimulation-quotiented MDP approach for routing"]
     assert split_sides("Compare ResMLP and RaftMLP with respect to locality") == ["ResMLP", "RaftMLP"]
     assert split_sides("In Liu et al.'s original Kolmogorov-Arnold Networks paper, how does grid extension work and "
                        "what scaling exponent did KANs show versus MLPs?") == []
