@@ -293,10 +293,11 @@ def _comparison(judge: Judge, focus: Focus, plan: QueryPlan, hits: Sequence[Hit]
     strong_sides = [h for h in evidence if strong(h)]
     # "How does Mamba's throughput compare with transformers at long context?": the question is about the thing
     # no abstract has; a general class on the other side is no half of it
-    first = plan.sides[0].label
+    first = re.sub(r"^(?:the|an?)\s+", "", plan.sides[0].label, flags=re.I)
     lead = [n for n in focus_of(restore_case(first, judge.state.case_forms), mid_sentence=True).names
             if first.lower().startswith(n.lower())][:1]
-    about_absent = first in missing and bool(lead) and (first in absent_sides or not judge.papers_mentioning(
+    label = plan.sides[0].label
+    about_absent = label in missing and bool(lead) and (label in absent_sides or not judge.papers_mentioning(
         lead[0])) and not any(focus_of(h.side or "", mid_sentence=True).names for h in evidence)
     if len(strong_sides) < len(evidence) or not evidence or about_absent:
         return Coverage(False, [], " ".join(reasons), missing)

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from .text import MEASURE_NAMES, content_terms, find_names, split_digits, split_sentences
 
 _NUMBER = re.compile(r"(?<![\w'’/-])\d")  # a number of its own, not one inside a name ("CIFAR-10", "WMT'14")
+_CODED = r"[A-Z][\w-]*[A-Z0-9][\w-]*"  # a coined name: "MNIST", "CIFAR10", "ImageNet"
 _DATASET_WORD = re.compile(r"\b(?:datasets?|benchmarks?|corpus|corpora|suite|challenge|competition)\b", re.I)
 FACT_WORDS = {"number": "this number", "dataset": "the dataset or benchmark"}
 # Verbs of any result sentence ("X obtains / reaches / achieves 83.6%"): sharing one says nothing of what is measured
@@ -54,7 +55,9 @@ def states_fact(sentence: str, fact: str) -> bool:
     if fact == "number":  # not an enumeration "(1)" or a dimension "1D"
         return bool(_NUMBER.search(re.sub(r"\(\d\)|\b\d[Dd]\b", " ", sentence)))
     return bool(_DATASET_WORD.search(sentence)) and bool(find_names(sentence)) or bool(
-        re.search(r"\b(?:on|using|with)\s+(?:the\s+)?[A-Z][\w-]*[A-Z0-9][\w-]*", sentence))
+        re.search(r"\b(?:on|using|with)\s+(?:the\s+)?[A-Z][\w-]*[A-Z0-9][\w-]*", sentence)) or bool(
+        # "... architectures for MNIST and CIFAR10": a list of coined names after "for"
+        re.search(r"\bfor\s+(?:the\s+)?" + _CODED + r"(?:,\s*" + _CODED + r")*,?\s+and\s+" + _CODED, sentence))
 
 
 def _counts_other(sentence: str, counted: set[str], given: set[str]) -> bool:

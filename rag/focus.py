@@ -29,7 +29,8 @@ _SUBJECT_PREFIX = re.compile(
     r"(?:is|are)\s+there\s+(?:an?\s+|any\s+)?(?:papers?|works?|study|studies|research|articles?|results?|"
     r"experiments?|evaluations?|anything)\s+"
     r"(?:(?:here|in\s+the\s+collection)\s+)?"
-    r"(?:on|about|into|regarding))"
+    r"(?:on|about|into|regarding)|"
+    r"(?:is|are)\s+there\s+(?:any\s+)?evidence\s+(?:(?:here|in\s+here|in\s+the\s+collection)\s+)?(?:that|of|for|on|about))"
     r"\s+(?:(?:the|an?|original|first|new|proposed)\s+)*", re.I)
 # "Can SparseGPT prune ...?", "does chain-of-thought prompting help ...?": the subject follows the auxiliary
 _YES_NO = re.compile(r"^\s*(?:can|could|does|do|did|is|are|was|were|will|would|has|have)\s+"

@@ -234,11 +234,17 @@ _SCOPE_LEAD = re.compile(r"^\s*(?:(?:according\s+to|based\s+on|in|within)\s+(?:t
                          r"explain|describe|list)\b)))", re.I)
 
 
+# "..., according to this collection?": where to look, at the end
+_SCOPE_TAIL = re.compile(r",?\s+(?:according\s+to|based\s+on|in)\s+(?:the|this)\s+(?:collection|corpus|abstracts?)"
+                         r"(?=\s*[?.!]*\s*$)", re.I)
+
+
 def without_lead_in(question: str) -> str:
     """`question` without a lead-in of at most four plain words before a dash or colon, when what follows is a
     question of its own ("ok switching gears — anything on detecting rumours ...?"): its words are not what the
     question is about. A lead-in with a name ("ResMLP: how does it work?") or a rest that points back stays.
     A scope or a polite opening ("According to the collection,", "Could you tell me") goes too."""
+    question = _SCOPE_TAIL.sub("", question)
     scoped = _SCOPE_LEAD.sub("", question, count=1)
     if scoped != question and len(scoped.split()) >= 2:
         question = scoped[0].upper() + scoped[1:]

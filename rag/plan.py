@@ -34,9 +34,13 @@ _CHOICE_LEAD = r"(?i:should\s+(?:i|we)\s+(?:use|pick|choose|go\s+with)\s+|(?:is|
 _CHOICE_NAME = r"[A-Z][\w.^-]*(?:\s+[A-Z0-9][\w.^-]*){0,3}"
 _COMPARE_CUES = re.compile(
     r"\b(compare|compared|comparison|contrast|differ|differs|difference|differences|vs\.?|versus|"
-    r"build(?:s)?\s+on|relate(?:s)?\s+to|" + _BETWEEN + r"|how\s+does\s+each|each\s+(?:one|of\s+them)|both|"
+    r"build(?:s)?\s+on|relate(?:s)?\s+to|different\s+from|" + _BETWEEN +
+    r"|how\s+does\s+each|each\s+(?:one|of\s+them)|both|"
     r"(?:\w+er|more\s+\w+|less\s+\w+)\s+than|"
     r"another\s+(?:(?:paper|one|work|study)\s+)?(?:says|claims|argues|suggests|finds|shows|proposes|uses))\b", re.I)
+_STUDY_OF = re.compile(r"^\s*(?:is|are)\s+there\s+(?:an?\s+|any\s+)?(?:benchmark|comparison|study|evaluation|"
+                       r"analysis|paper|work)s?\s+(?:in\s+here\s+|in\s+the\s+collection\s+)?(?:of|comparing|that\s+compares)\b",
+                       re.I)
 _CHOICE = re.compile(r"^\s*" + _CHOICE_LEAD + _CHOICE_NAME + r"\s+or\s+[A-Z]")
 _EXPLICIT_COMPARE = re.compile(r"\b(compare|contrast|differ|differs|versus|vs\.?)\b", re.I)
 # A list after a colon or dash: its first item, then the rest ("B and C" or "B, and C"), split again by items
@@ -45,6 +49,8 @@ _LIST_REST = r"(?P<a>[^,]+?),\s+(?P<b>.+,.+|.+\s+and\s+.+)$"
 # ("differences between ... and", "how does ... differ from"), so a side may be a long description.
 _SPLITTERS: list[tuple[re.Pattern[str], bool]] = [
     (re.compile(r"^(?P<a>.+?)\s+(?:vs\.?|versus)\s+(?P<b>.+)$", re.I), False),
+    # "the difference between finding tickets by pruning and retraining, versus finding jackpots": "versus" first
+    (re.compile(_BETWEEN + r"\s+(?P<a>.+?),?\s+(?:vs\.?|versus)\s+(?P<b>.+)$", re.I), True),
     (re.compile(_BETWEEN + r"\s+(?P<a>.+?)\s+and\s+(?P<b>.+)$", re.I), True),
     # "How do A and B compare (on X)?": X is what they are compared on, not a side
     (re.compile(r"how\s+(?:does|do|did)\s+(?P<a>.+?)\s+and\s+(?P<b>.+?)\s+(?:compare|differ|relate|each|both)\b",
@@ -56,6 +62,8 @@ _SPLITTERS: list[tuple[re.Pattern[str], bool]] = [
     (re.compile(r"(?:compare|contrast)\s+(?!(?:with|to|against|as|on|in)\b)(?P<a>.+?)\s+"
                 r"(?:with(?!\s+(?:respect|regard|each|one)\b)|against)\s+(?P<b>.+)$", re.I), True),
     (re.compile(r"(?:compare|contrast)\s+(?!(?:with|to|against|as|on|in)\b)(?P<a>.+?)\s+(?:with|to|and|against)\s+(?P<b>.+)$",
+                re.I), True),
+    (re.compile(r"how\s+(?:is|are|was|were)\s+(?P<a>.+?)\s+(?:different\s+from|similar\s+to|related\s+to)\s+(?P<b>.+)$",
                 re.I), True),
     (re.compile(r"how\s+(?:does|do|did)\s+(?P<a>.+?)\s+(?:differ\s+from|build\s+(?:on|upon)|improve\s+(?:on|upon|over)|"
                 r"relate\s+to|compare\s+(?:to|with))\s+(?P<b>.+)$", re.I), True),
@@ -87,7 +95,7 @@ _SIDE_TRIM = re.compile(r"^(?:the\s+|a\s+|an\s+|paper\s+on\s+|papers?\s+|approac
                         r"can|in\s+what)\b.*$|"
                         r"\s+[-—–]{1,2}\s+.*$|"  # "A vs B - same method?": after a spaced dash, the question
                         # a second sentence: "... the paper that uses a PFN. What is each one using it for?"
-                        r"(?<!\bvs)(?<!\bal)(?<!\betc)(?<!\be\.g)(?<!\bi\.e)[.?!]\s+(?=[A-Z]).*$|"
+                        r"(?<!\bvs)(?<!\bal)(?<!\betc)(?<!\be\.g)(?<!\bi\.e)(?:[.!]\s+(?=[A-Z])|\?\s+(?=\w)).*$|"
                         r"[\s?.!:;,]+$|\s+(?:in\s+terms\s+of|regarding|with\s+respect\s+to|in\s+the\s+way|in\s+how|"
                         r"as\s+(?:ways?|approaches|methods|means|techniques|tools))\s+.*$", re.I)
 _QUOTED_SPAN = re.compile(r"(?:^|(?<=\s))[\"“‘'][^\"“”‘’]{3,120}?(?:[\"”’']|$)")  # its closing quote may be trimmed
@@ -129,6 +137,8 @@ def plan_query(query: str, names: AliasIndex) -> QueryPlan:
         if topic:
             return QueryPlan("topic", query, topic=topic, named=named)
     distinct = list(dict.fromkeys(n.paper_id for n in named))
+    if _STUDY_OF.match(query):  # "Is there a benchmark in here of A versus B?" asks for one study that compares them
+        return QueryPlan("lookup", query, named=named)
     if _COMPARE_CUES.search(query) or _CHOICE.match(query) or (
             len(distinct) >= 2 and re.search(r"\band\b", query, re.I)):
         labels = split_sides(query)

@@ -360,3 +360,43 @@ def test_states_asked__percentage_points_answer_how_many_points():
     abstract = "SplitQuant was applied on two BERT-Tiny models and improved the accuracy of INT2 quantization by 3.3%p."
     assert states_asked(abstract, "How many points did INT2 accuracy improve?", "number", ["SplitQuant"])
     assert not states_asked(abstract, "How many layers did INT2 quantization use?", "number", ["SplitQuant"])
+
+
+def test_plan__how_is_x_different_a_study_of_a_versus_b_and_between_versus():
+    from rag.aliases import AliasIndex
+    from rag.plan import plan_query, split_sides
+
+    assert split_sides("how is ptr-net different from the plain lstm seq2seq model? both encoder decoder right") == \
+        ["ptr-net", "plain lstm seq2seq model"]  # a "?" ends the side, before a lowercase word too
+    assert split_sides("What's the practical difference between finding winning tickets by pruning and retraining, "
+                       "versus finding 'jackpot' subnetworks inside pretrained models?") == \
+        ["finding winning tickets by pruning and retraining", "finding 'jackpot' subnetworks inside pretrained models"]
+    # one study that compares two things is looked up, not compared
+    plan = plan_query("Is there a benchmark in here of deep ensembles versus MC dropout under dataset shift?",
+                      AliasIndex())
+    assert plan.kind == "lookup"
+
+
+def test_states_fact__a_list_of_coined_names_after_for_is_a_dataset():
+    from rag.facts import states_fact
+
+    assert states_fact("We find winning tickets for MNIST and CIFAR10.", "dataset")
+    assert not states_fact("We find winning tickets for MNIST.", "dataset")  # one name after "for" may be anything
+
+
+@pytest.mark.parametrize("question, reason", [
+    # ", according to this collection" is where to look; "the Swin Transformer's ..." opens the comparison
+    ("How does the Swin Transformer's shifted-window attention scale compared with global self-attention, according "
+     "to this collection?", "No abstract in the collection mentions Swin Transformer."),
+    ("Is there a benchmark in here of deep ensembles versus MC dropout for uncertainty calibration under dataset "
+     "shift on ImageNet?", "No abstract in the collection mentions MC."),
+])
+def test_not_covered__a_comparison_about_an_absent_name(engine, question, reason):
+    ans = engine.ask(question)
+    assert ans.abstained and ans.reason == reason, ans.reason
+
+
+def test_covered__chat_fillers_are_no_words_of_the_question(engine):
+    ans = engine.ask("someone told me self-attention optimization is secretly a hard-margin svm?? which paper")
+    assert not ans.abstained, ans.reason
+    assert cited(ans)[0] == "Transformers as Support Vector Machines"
