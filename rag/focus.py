@@ -70,7 +70,9 @@ FACT_CUES = {
     "number": re.compile(r"\b(?:how\s+(?:many|much|fast|large|big|small|long)|what\s+(?:\w+\s+){0,2}"
                          r"(?:accuracy|score|error|speed-?up|size|percentage|rate|number|dice|"
                          r"perplexity|throughput|latency|recall|precision|" + "|".join(MEASURE_NAMES) +
-                         r")|by\s+how\s+much|top-?1)\b", re.I),
+                         r")|by\s+how\s+much|top-?1|"
+                         # "what did HRM score on ARC-AGI-1?", "what does SLAB get on ImageNet?"
+                         r"what\s+(?:did|does|do)\s+(?:\S+\s+){1,4}?(?:score|reach|get|obtain)\s+on)\b", re.I),
 }
 
 

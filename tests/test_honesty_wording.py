@@ -400,3 +400,11 @@ def test_covered__chat_fillers_are_no_words_of_the_question(engine):
     ans = engine.ask("someone told me self-attention optimization is secretly a hard-margin svm?? which paper")
     assert not ans.abstained, ans.reason
     assert cited(ans)[0] == "Transformers as Support Vector Machines"
+
+
+def test_focus__what_did_x_score_on_y_asks_for_a_number():
+    from rag.focus import focus_of
+
+    assert focus_of("what did HRM itself score on ARC-AGI-1?").fact == "number"
+    assert focus_of("What does SLAB get on ImageNet?").fact == "number"
+    assert focus_of("What does dropout get rid of?").fact is None
