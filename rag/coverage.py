@@ -159,9 +159,8 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
                 # embeddings" is about Matryoshka embeddings, though "nested" is rarer)
                 named = {t for t in content_terms(" ".join(w for w in alt.split() if w[:1].isupper()))
                          if judge.state.doc_freq.get(t, 0)}
-                alt_rarest = max(named or alt_terms, key=judge.idf, default=None)
-                if judge.centrality(h, alt_terms) >= min_cov and (
-                        alt_rarest is None or alt_rarest in judge.central_terms(h)):
+                rarest = judge.rarest(named or alt_terms)
+                if judge.centrality(h, alt_terms) >= min_cov and (not rarest or rarest & judge.central_terms(h)):
                     return True
             return False
 
@@ -174,7 +173,8 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
         evidence = kept
         head_terms = content_terms(head)
         # (the rarest word some abstract has: in "alphafold / protein structure prediction" that is "protein")
-        rarest = max((t for t in head_terms if judge.state.doc_freq.get(t, 0)) or head_terms, key=judge.idf,
+        rarest = max((t for t in head_terms if judge.state.doc_freq.get(t, 0)) or head_terms,
+                     key=lambda t: (judge.idf(t), t),
                      default=None)
         if evidence and not any(h.named_as or about_it(h) for h in evidence):
             word = next((w for w in words_of(head) if rarest in content_terms(w)), rarest)

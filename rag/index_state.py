@@ -21,7 +21,7 @@ from typing import Any
 from .aliases import AliasIndex
 from .spelling import case_forms
 from .store import StoredChunk
-from .text import content_terms, light, terms, words
+from .text import common_english, content_terms, light, stem, terms, words
 from .types import Paper
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,11 @@ class IndexState:
     def case_forms(self) -> dict[str, str]:
         """How the collection spells the coined names a question may type in lowercase ("alexnet" → "AlexNet")."""
         return case_forms(p.title + " " + p.abstract for p in self.papers.values())
+
+    def plain_word(self, word: str) -> bool:
+        """A word of the collection a slip may be corrected to: not a coined name it writes in capitals ("resnet"),
+        and an English word or one used by a few papers (a one-off term is no safe guess)."""
+        return word not in self.case_forms and (common_english(word) or self.doc_freq.get(stem(word), 0) >= 2)
 
     def abstract(self, paper_id: str) -> str:
         p = self.papers.get(paper_id)

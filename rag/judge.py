@@ -238,9 +238,14 @@ class Judge:
         """The paper is about `phrase`: its words are among the paper's central terms (title, opening, repeated
         words), the rarest one included; a paper that names the thing once in passing is not about it."""
         wanted = content_terms(phrase)
-        rarest = max(wanted, key=self.idf)
-        return self.centrality(h, wanted) >= self.settings.partial_min_coverage and rarest in self.central_terms(h) \
-            and not self.only_a_baseline(h, phrase)
+        return self.centrality(h, wanted) >= self.settings.partial_min_coverage and bool(
+            self.rarest(wanted) & self.central_terms(h)) and not self.only_a_baseline(h, phrase)
+
+    def rarest(self, wanted: set[str]) -> set[str]:
+        """The rarest of `wanted`, all of them when several are as rare (so which one is asked for does not depend on
+        the order a set is read in)."""
+        top = max((self.idf(t) for t in wanted), default=None)
+        return {t for t in wanted if self.idf(t) == top}
 
     # --- terms ----------------------------------------------------------------------------------------------
     def term_coverage(self, h: Hit, wanted: set[str]) -> float:

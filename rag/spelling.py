@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from bm25s.stopwords import STOPWORDS_EN
 
-from .text import CONTENT_STOPWORDS, WRITTEN_WORD, common_english, is_coined, known_word, stem
+from .text import CONTENT_STOPWORDS, WRITTEN_WORD, common_english, is_coined, known_word, light, stem
 
 # A coined name the collection writes in capitals but a question may type in lowercase ("alexnet", "bert"): the
 # share of its occurrences the collection itself writes in lowercase ("bert-large-uncased") stays below this.
@@ -63,6 +63,37 @@ def fix_transposed_stopwords(text: str, vocabulary: frozenset[str] | set[str]) -
         return w
 
     return re.sub(r"(?<![\w'-])[a-z]{3,5}(?![\w'-])", fix, text)
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """`a` and `b` differ by one letter added, dropped, changed, or two neighbours swapped (hand-written: the one
+    distance this needs, without a dependency)."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
+                                  and a[diff[1]] == b[diff[0]])
+    short, long_ = sorted((a, b), key=len)
+    i = next((k for k in range(len(short)) if short[k] != long_[k]), len(short))
+    return short[i:] == long_[i + 1:]
+
+
+def fix_typos(text: str, vocabulary: frozenset[str] | set[str], is_word: Callable[[str], bool]) -> str:
+    """A slip in a longer word ("tranformer", "pruining", "distilation") → the one word of the collection it is a
+    letter away from, among those `is_word` accepts (plain words, not coined names: "retnet" is not "ResNet").
+    Only for words that are no English word and no word of the collection themselves."""
+    def fix(m: re.Match[str]) -> str:
+        w = m.group(0)
+        if common_english(w) or known_word(w, vocabulary):
+            return w
+        base = light(w)
+        ending = w[len(base):] if w.startswith(base) else ""
+        near = {v + ending for v in vocabulary if abs(len(v) - len(base)) <= 1 and _one_edit(base, v)}
+        near = {v for v in near if is_word(v)}
+        return next(iter(near)) if len(near) == 1 else w
+
+    return re.sub(r"(?<![\w'-])[a-z]{6,}(?![\w'-])", fix, text)
 
 
 _JOINED_PREFIX = re.compile(r"\b(pre|post|fine|multi|self|non|co|semi|cross|sub|over|re)-([a-z]{3,})\b")

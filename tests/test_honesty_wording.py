@@ -408,3 +408,26 @@ def test_focus__what_did_x_score_on_y_asks_for_a_number():
     assert focus_of("what did HRM itself score on ARC-AGI-1?").fact == "number"
     assert focus_of("What does SLAB get on ImageNet?").fact == "number"
     assert focus_of("What does dropout get rid of?").fact is None
+
+
+def test_fix_typos__a_slip_in_a_longer_word_but_not_a_coined_name():
+    from rag.spelling import fix_typos
+
+    vocabulary = {"transformer", "prun", "distillation", "resnet", "efficientnet", "protein"}
+    plain = {"transformer", "pruning", "distillation", "protein"}.__contains__  # resnet is a coined name
+    assert fix_typos("the tranformer pruining w/ distilation", vocabulary, plain) == \
+        "the transformer pruning w/ distillation"
+    assert fix_typos("retnet vs efficientdet", vocabulary, plain) == "retnet vs efficientdet"
+    assert fix_typos("protien folding", vocabulary, plain) == "protein folding"
+
+
+def test_rarest__every_term_as_rare_counts(engine):
+    from rag.judge import Judge
+
+    state = engine.answerer.searcher.state
+    judge = Judge(state, engine.answerer.settings, frozenset())
+    terms = {t for t, n in state.doc_freq.items() if n == 1}
+    some = set(sorted(terms)[:3])
+    assert judge.rarest(some) == some  # three terms of one paper each: all are the rarest, none chosen by set order
+    assert judge.rarest(some | {"model"}) == some
+    assert judge.rarest(set()) == set()
