@@ -94,6 +94,7 @@ _SIDE_TRIM = re.compile(r"^(?:the\s+|a\s+|an\s+|paper\s+on\s+|papers?\s+|approac
                         r"\s*[:;,—–]\s*(?:and\s+|but\s+)?(?:how|what|which|why|where|when|who|do|does|did|is|are|"
                         r"can|in\s+what)\b.*$|"
                         r"\s+[-—–]{1,2}\s+.*$|"  # "A vs B - same method?": after a spaced dash, the question
+                        r",\s+[^,]*\b(?:vs\.?|versus)\s.*$|"  # "A vs B, top-2 vs top-1 tradeoffs?": what is compared
                         # a second sentence: "... the paper that uses a PFN. What is each one using it for?"
                         r"(?<!\bvs)(?<!\bal)(?<!\betc)(?<!\be\.g)(?<!\bi\.e)(?:[.!]\s+(?=[A-Z])|\?\s+(?=\w)).*$|"
                         r"[\s?.!:;,]+$|\s+(?:in\s+terms\s+of|regarding|with\s+respect\s+to|in\s+the\s+way|in\s+how|"

@@ -371,6 +371,9 @@ def test_plan__how_is_x_different_a_study_of_a_versus_b_and_between_versus():
     assert split_sides("What's the practical difference between finding winning tickets by pruning and retraining, "
                        "versus finding 'jackpot' subnetworks inside pretrained models?") == \
         ["finding winning tickets by pruning and retraining", "finding 'jackpot' subnetworks inside pretrained models"]
+    # "A vs B, top-2 vs top-1 tradeoffs?": the second "vs" is what they are compared on
+    assert split_sides("mixtral's routing vs switch transformer's routing, top-2 vs top-1 tradeoffs?") == \
+        ["mixtral's routing", "switch transformer's routing"]
     # one study that compares two things is looked up, not compared
     plan = plan_query("Is there a benchmark in here of deep ensembles versus MC dropout under dataset shift?",
                       AliasIndex())
