@@ -49,6 +49,8 @@ _DESCRIBED_DATASET = re.compile(r"\b(?:on|in|using)\s+(?:the\s+)?((?:[\w-]+\s+){
                                 r"corpus|corpora|tasks?|splits?)\b", re.I)
 # the first word of a compound that says how a measure is taken, not on what: "per-case", "zero-shot", "top-k"
 _COUNTED_AS = {"per", "non", "zero", "few", "one", "all", "test", "top", "end", "average", "mean"}
+_SIDE_QUALIFIER = re.compile(r"^(?:(?:the|an?)\s+)?(?:(?:plain|vanilla|standard|classic(?:al)?|basic|simple|regular|"
+                             r"traditional|conventional|usual|good\s+old)\s+)?", re.I)
 SUBJECT_HEAD_WORDS = 2  # "speculative decoding", "the LAMB": the words a subject phrase is about
 SIDE_NAME_WORDS = 2  # "the Lion optimizer" names a thing; a longer side after the name describes one
 
@@ -254,7 +256,7 @@ def _comparison(judge: Judge, focus: Focus, plan: QueryPlan, hits: Sequence[Hit]
         side_focus = focus_of(restore_case(side.label, judge.state.case_forms), mid_sentence=not opens)
         # The name a side opens with is what it is about ("MgNO", "the LSTM encoder-decoder approach"); other names
         # in a described side are details.
-        label = re.sub(r"^(?:the|an?)\s+", "", side.label, flags=re.I)
+        label = _SIDE_QUALIFIER.sub("", side.label)  # "the plain LSTM seq2seq model" opens with LSTM
         names = [n for n in side_focus.names if label.lower().startswith(n.lower())][:1]
         if names and judge.absent(names[0]):  # "TabPFN performance on small tabular data": no abstract has it
             absent_sides.append(side.label)
@@ -263,7 +265,9 @@ def _comparison(judge: Judge, focus: Focus, plan: QueryPlan, hits: Sequence[Hit]
             continue
         if names and len(content_terms(label[len(names[0]):])) > SIDE_NAME_WORDS:
             names = []  # a description that starts with a name ("the LSTM encoder-decoder approach to ...")
-        wanted = set(side_focus.terms)
+        # (a side that opens with a name is held to its words the collection uses: in "the plain LSTM seq2seq model"
+        # the name says which paper, "plain" and the asker's "seq2seq" are no words its abstract must share)
+        wanted = {t for t in content_terms(label) if judge.state.doc_freq.get(t, 0)} if names else set(side_focus.terms)
         # (a side with a name, "GPipe's synchronous pipelining", is about the name, which the checks below look for)
         unknown = [] if side_focus.names else judge.unknown_terms(" ".join(label.split()[:SUBJECT_HEAD_WORDS]))
         if unknown:  # what the side is ("capsule networks with ...") is a word no abstract uses

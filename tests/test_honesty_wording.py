@@ -399,6 +399,12 @@ def test_not_covered__a_comparison_about_an_absent_name(engine, question, reason
     assert ans.abstained and ans.reason == reason, ans.reason
 
 
+def test_comparison__a_side_opening_with_a_qualified_name(engine):
+    # "the plain lstm seq2seq model" opens with LSTM; "plain" and the asker's "seq2seq" are no words of its abstract
+    ans = engine.ask("how is ptr-net different from the plain lstm seq2seq model? both encoder decoder right")
+    assert {"Pointer Networks", "Sequence to Sequence Learning with Neural Networks"} <= set(cited(ans))
+
+
 def test_covered__chat_fillers_are_no_words_of_the_question(engine):
     ans = engine.ask("someone told me self-attention optimization is secretly a hard-margin svm?? which paper")
     assert not ans.abstained, ans.reason
