@@ -27,7 +27,7 @@ _TOPIC = re.compile(
     r"understand|model|predict|improve|measure)?\s*",
     re.I)
 # "the key disagreement between A and B": a comparison, with its sides after "between"
-_BETWEEN = (r"(?:differences?|distinctions?|disagreements?|contrasts?|similarit(?:y|ies)|relationship|connections?)"
+_BETWEEN = (r"(?:diffs?|differences?|distinctions?|disagreements?|contrasts?|similarit(?:y|ies)|relationship|connections?)"
             r"\s+between")
 # "NovoGrad or Natural GaLore if ...?", "Should I use ColBERT or MUVERA for ...?": a choice between two names
 _CHOICE_LEAD = r"(?i:should\s+(?:i|we)\s+(?:use|pick|choose|go\s+with)\s+|(?:is|are)\s+)?"
@@ -95,6 +95,7 @@ _SIDE_TRIM = re.compile(r"^(?:the\s+|a\s+|an\s+|paper\s+on\s+|papers?\s+|approac
                         r"can|in\s+what)\b.*$|"
                         r"\s+[-—–]{1,2}\s+.*$|"  # "A vs B - same method?": after a spaced dash, the question
                         r",\s+[^,]*\b(?:vs\.?|versus)\s.*$|"  # "A vs B, top-2 vs top-1 tradeoffs?": what is compared
+                        r"\s+(?:tbh|lol|idk|pls|plz|thx|thanks|imo|ngl|btw|right)\s*[?.!]*$|"  # "... RaftMLP tbh"
                         # a second sentence: "... the paper that uses a PFN. What is each one using it for?"
                         r"(?<!\bvs)(?<!\bal)(?<!\betc)(?<!\be\.g)(?<!\bi\.e)(?:[.!]\s+(?=[A-Z])|\?\s+(?=\w)).*$|"
                         r"[\s?.!:;,]+$|\s+(?:in\s+terms\s+of|regarding|with\s+respect\s+to|in\s+the\s+way|in\s+how|"

@@ -328,6 +328,8 @@ def test_plan__how_is_x_different_a_study_of_a_versus_b_and_between_versus():
     # "A vs B, top-2 vs top-1 tradeoffs?": the second "vs" is what they are compared on
     assert split_sides("mixtral's routing vs switch transformer's routing, top-2 vs top-1 tradeoffs?") == \
         ["mixtral's routing", "switch transformer's routing"]
+    # chat: "the diff between", a trailing "tbh"
+    assert split_sides("whats the diff between ResMLP and RaftMLP tbh") == ["ResMLP", "RaftMLP"]
     # one study that compares two things is looked up, not compared
     plan = plan_query("Is there a benchmark in here of deep ensembles versus MC dropout under dataset shift?",
                       AliasIndex())
