@@ -152,7 +152,8 @@ class AliasIndex:
                 owners[name].add(pid)
         one_word_titles = [title for _, title, _ in papers if len(tokens(title)) == 1]
         shorts = [t.split(":", 1)[0].strip() for _, t, _ in papers if ":" in t]
-        users = _papers_using(list(owners) + one_word_titles + shorts,
+        acronyms = {pid: title_acronyms(title, abstract) for pid, title, abstract in papers}
+        users = _papers_using([*owners, *one_word_titles, *shorts, *set().union(*acronyms.values())],
                               [tokens(title + " " + abstract) for _, title, abstract in papers])
 
         def common(name: str) -> bool:
@@ -173,8 +174,9 @@ class AliasIndex:
                 # a title here and there; it is not that paper's name
                 if 1 <= len(short.split()) <= MAX_SHORT_NAME_WORDS and len(short) >= 3 and not common(short):
                     idx._add(pid, short, "short", lower_words)
-            for acronym in title_acronyms(title, abstract):
-                idx._add(pid, acronym, "short", lower_words)
+            for acronym in acronyms[pid]:
+                if not common(acronym):  # "AMPK", which many biomedical abstracts use, names none of them
+                    idx._add(pid, acronym, "short", lower_words)
             first = re.match(r"^([^\s,:]+)\s*,", title)  # "SortedNet, a Place for Every Network ..."
             if first and _is_acronym(first.group(1)) and len(first.group(1)) >= 3:
                 idx._add(pid, first.group(1), "short", lower_words)

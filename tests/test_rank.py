@@ -186,3 +186,13 @@ def test_title_acronyms__an_acronym_defined_for_the_papers_own_title():
     assert title_acronyms("Graph Networks: a survey", "We review Graph Networks (GN) and (GN).") == {"GN"}
     idx = AliasIndex.build([("t", *thesis), ("s", *snn)])
     assert sorted((m.paper_id, m.kind) for m in idx.find("DCLS thesis")) == [("s", "own"), ("t", "short")]
+
+
+def test_title_acronyms__an_acronym_many_papers_use_names_none_of_them():
+    from rag.aliases import MAX_NAME_USERS, AliasIndex
+
+    own = ("AMP-activated protein kinase", "AMP-activated protein kinase (AMPK) is a sensor of energy.")
+    others = [(f"p{i}", f"Study {i}", "AMPK activation was measured.") for i in range(MAX_NAME_USERS)]
+    idx = AliasIndex.build([("own", *own), *others])
+    assert [m.paper_id for m in idx.find("AMPK activation reduces fibrosis")] == []
+    assert [m.paper_id for m in AliasIndex.build([("own", *own)]).find("AMPK activation")] == ["own"]
