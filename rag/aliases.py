@@ -164,7 +164,7 @@ class AliasIndex:
             return users[tuple(tokens(name))] > MAX_NAME_USERS
 
         idx = cls()
-        for pid, title, abstract in papers:
+        for pid, title, _ in papers:
             if len(tokens(title)) == 1 and common(title):
                 continue  # a one-word title that many papers use ("in", "Summary") is a word, not a name
             idx._add(pid, title, "title", lower_words)

@@ -27,8 +27,8 @@ _TOPIC = re.compile(
     r"understand|model|predict|improve|measure)?\s*",
     re.I)
 # "the key disagreement between A and B": a comparison, with its sides after "between"
-_BETWEEN = (r"(?:diffs?|differences?|distinctions?|disagreements?|contrasts?|similarit(?:y|ies)|relationship|connections?)"
-            r"\s+between")
+_BETWEEN = (r"(?:diffs?|differences?|distinctions?|disagreements?|contrasts?|similarit(?:y|ies)|relationship|"
+            r"connections?)\s+between")
 # "NovoGrad or Natural GaLore if ...?", "Should I use ColBERT or MUVERA for ...?": a choice between two names
 _CHOICE_LEAD = r"(?i:should\s+(?:i|we)\s+(?:use|pick|choose|go\s+with)\s+|(?:is|are)\s+)?"
 _CHOICE_NAME = r"[A-Z][\w.^-]*(?:\s+[A-Z0-9][\w.^-]*){0,3}"
