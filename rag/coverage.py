@@ -135,7 +135,7 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
                and judge.papers_mentioning(n)]
     required = list(dict.fromkeys([*focus.subjects, *focus.quoted, *present,
                                    *(n for n in focus.names if head and n in head and not where_or_how(n))]))
-    alts = [a for a in _ALTERNATIVES.split(head) if content_terms(a)] or [head] if head else []
+    alts = ([a for a in _ALTERNATIVES.split(head) if content_terms(a)] or [head]) if head else []
     # "recommender systems or predicting whether a user will click on an ad": a paper covers one alternative's
     # words (and the rest of the question's), not the words of both
     wanted_ways = [wanted] if len(alts) < 2 else [

@@ -29,7 +29,7 @@ _METRIC = re.compile(r"\b(?:rouge(?:-\w+)?|" + "|".join(m for m in (*MEASURE_NAM
 
 _VALUE = re.compile(r"(?<![\w'’/.-])\d[\d,.]*(?:\s?[kmbt]\b|%|x\b|times\b)?", re.I)  # "83.6%", "1.1B", "3x"
 _SIZE_VALUE = re.compile(r"[\d,.]+\s?[mbt]", re.I)  # "60M", "1.1B" parameters
-_ON_NAME = re.compile(r"\b(?:on|in)\s+(?:the\s+)?([A-Z][\w-]*[A-Z0-9][\w-]*)")  # "on ImageNet", "on CIFAR-10"
+_ON_NAME = re.compile(r"\b(?:on|in)\s+(?:the\s+)?(" + _CODED + ")")  # "on ImageNet", "on CIFAR-10"
 _ON_DATASET = re.compile(_ON_NAME.pattern + r"\s+(?:datasets?|benchmarks?)\b")  # "on CIFAR-10 dataset"
 # a number, a magnitude word, then the next three words ("27 million parameters", "128-layer Transformer")
 _COUNTED = re.compile(r"(?<![\w'’/.-])(\d[\d,.]*)[-\s]?((?:[^\s,.;:()]+\s*){0,3})")
@@ -55,7 +55,7 @@ def states_fact(sentence: str, fact: str) -> bool:
     if fact == "number":  # not an enumeration "(1)" or a dimension "1D"
         return bool(_NUMBER.search(re.sub(r"\(\d\)|\b\d[Dd]\b", " ", sentence)))
     return bool(_DATASET_WORD.search(sentence)) and bool(find_names(sentence)) or bool(
-        re.search(r"\b(?:on|using|with)\s+(?:the\s+)?[A-Z][\w-]*[A-Z0-9][\w-]*", sentence)) or bool(
+        re.search(r"\b(?:on|using|with)\s+(?:the\s+)?" + _CODED, sentence)) or bool(
         # "... architectures for MNIST and CIFAR10": a list of coined names after "for"
         re.search(r"\bfor\s+(?:the\s+)?" + _CODED + r"(?:,\s*" + _CODED + r")*,?\s+and\s+" + _CODED, sentence))
 
@@ -97,8 +97,7 @@ def states_asked(abstract: str, question: str, fact: str, own_names: Iterable[st
     if sized := _HOW_BIG.search(question):  # "how big is LLMEval2?": the size of that name, the paper's own or not
         asked = _terms(sized.group(1))
     metrics = {m.lower() for m in _METRIC.findall(question)}
-    # the number is one the question does not give itself ("... for the 1.1B Llama model?"), and not a model size
-    # unless a size is asked
+    given = set(_values(question))
     # "... on ImageNet?" is not stated by "we achieve 2.69 FID ... on CIFAR-10 dataset": that number is of another
     # benchmark (a sentence that names none is judged by its words, as before)
     where = [m.group(1).lower() for m in _ON_NAME.finditer(question)]
@@ -110,8 +109,9 @@ def states_asked(abstract: str, question: str, fact: str, own_names: Iterable[st
     # "How many accelerators ...?" is counted in accelerators: a sentence with a number of layers or languages is
     # not the answer ("128-layer" counts layers; the counted noun is matched by its stem)
     if (many := _HOW_MANY.search(question)) and (counted := _terms(many.group(1)) - _terms(" ".join(own_names))):
-        sentences = [s for s in sentences if not _counts_other(s, counted, set(_values(question)))]
-    given = set(_values(question))
+        sentences = [s for s in sentences if not _counts_other(s, counted, given)]
+    # the number is one the question does not give itself ("... for the 1.1B Llama model?"), and not a model size
+    # unless a size is asked
     sizes_asked = bool(_SIZE_ASKED.search(question))
     return any((not asked or asked & _terms(s)) and (not metrics or metrics & {m.lower() for m in _METRIC.findall(s)})
                and any(v not in given and (sizes_asked or not _SIZE_VALUE.fullmatch(v)) for v in _values(s))
