@@ -101,11 +101,16 @@ def title_acronyms(title: str, abstract: str) -> set[str]:
     """Acronyms the abstract defines for its own title: "This thesis presents ... the Dilated Convolution with
     Learnable Spacings (DCLS) method" in the paper titled "Dilated Convolution with Learnable Spacings" (whoever
     else uses DCLS, this paper is the one it names)."""
-    head = tokens(title.split(":", 1)[0])
+    head_text = title.split(":", 1)[0]
+    head = tokens(head_text)
+    if len(head) < 2:
+        return set()
     found = set()
     for m in _PAREN.finditer(abstract):
         part = m.group(1).strip()
-        if len(head) >= 2 and _is_acronym(part) and tokens(abstract[: m.start()])[-len(head):] == head:
+        # (only the text just before the parenthesis can end with the title: a window twice its length)
+        before = abstract[max(0, m.start() - 2 * len(head_text)): m.start()]
+        if _is_acronym(part) and tokens(before)[-len(head):] == head:
             found.add(part)
     return found
 

@@ -173,25 +173,26 @@ def split_sides(query: str) -> list[str]:
     q = re.sub(r"^(?:please\s+|can\s+you\s+|could\s+you\s+)", "", q, flags=re.I)
     for pat, framed in _SPLITTERS:
         m = pat.search(q)
-        if m and not framed and not m.group("a").rstrip(" ?.!,;:").endswith(
-                _SIDE_TRIM.sub("", m.group("a")).strip().rstrip(" ?.!,;:")):
+        if not m:
+            continue
+        a = _SIDE_TRIM.sub("", m.group("a")).strip()
+        if not framed and not m.group("a").rstrip(" ?.!,;:").endswith(a.rstrip(" ?.!,;:")):
             continue  # "In the KAN paper, how does X work and what exponent did KANs show versus MLPs?": the "versus"
             # is inside a later clause, not between two sides
-        if m:
-            sides = []
-            for part in (_SIDE_TRIM.sub("", m.group("a")).strip(), _SIDE_TRIM.sub("", m.group("b")).strip()):
-                # "A, B and C" or "A vs B vs C" on either side → one side per item
-                items = _list_items(part, listed=pat.pattern.endswith(_LIST_REST))
-                sides += [_SIDE_TRIM.sub("", x).strip(" '\"‘’“”") for i, x in enumerate(items)
-                          if i == 0 or not _CLAUSE_ITEM.match(x.strip())]
-            sides = [re.sub(r"^(?:how\s+does\s+|what\s+is\s+|is\s+)", "", s, flags=re.I) for s in sides]
-            sides = [s for s in sides if len(s) >= 2]
-            if any(x.count("(") != x.count(")") for x in sides):
-                continue  # "A (found by pruning and resetting) differ from B": the "and" is inside A
-            limit = MAX_FRAMED_SIDE_WORDS if framed else MAX_SIDE_WORDS
-            if any(len(_QUOTED_SPAN.sub("Q", s).split()) > limit for s in sides):  # a quoted title: 1 word
-                continue  # a clause, not a paper: "... to compare problem difficulty, e.g. pendulum vs. MNIST"
-            if any(_PRONOUN_SIDE.match(s) for s in sides):
-                continue  # "how do their goals and designs differ": what is compared, not the papers
-            return sides
+        sides = []
+        for part in (a, _SIDE_TRIM.sub("", m.group("b")).strip()):
+            # "A, B and C" or "A vs B vs C" on either side → one side per item
+            items = _list_items(part, listed=pat.pattern.endswith(_LIST_REST))
+            sides += [_SIDE_TRIM.sub("", x).strip(" '\"‘’“”") for i, x in enumerate(items)
+                      if i == 0 or not _CLAUSE_ITEM.match(x.strip())]
+        sides = [re.sub(r"^(?:how\s+does\s+|what\s+is\s+|is\s+)", "", s, flags=re.I) for s in sides]
+        sides = [s for s in sides if len(s) >= 2]
+        if any(x.count("(") != x.count(")") for x in sides):
+            continue  # "A (found by pruning and resetting) differ from B": the "and" is inside A
+        limit = MAX_FRAMED_SIDE_WORDS if framed else MAX_SIDE_WORDS
+        if any(len(_QUOTED_SPAN.sub("Q", s).split()) > limit for s in sides):  # a quoted title: 1 word
+            continue  # a clause, not a paper: "... to compare problem difficulty, e.g. pendulum vs. MNIST"
+        if any(_PRONOUN_SIDE.match(s) for s in sides):
+            continue  # "how do their goals and designs differ": what is compared, not the papers
+        return sides
     return []

@@ -199,7 +199,7 @@ def title_led(label: str, hits: Sequence[Hit], within: int = SIDE_TITLE_WINDOW) 
     # "Implicit regularization of deep residual networks ..." ranks higher on "residual".
     terms = content_terms(label)
     shared = [len(terms & content_terms(h.title)) for h in hits[:within]]
-    if shared and (best := max(range(len(shared)), key=lambda i: (shared[i], -i))) and \
-            shared[best] >= 3 and shared[best] > shared[0]:
+    best = max(range(len(shared)), key=lambda i: (shared[i], -i), default=0)
+    if shared and shared[best] >= 3 and shared[best] > shared[0]:
         return [hits[best], *hits[:best], *hits[best + 1:]]
     return list(hits)
