@@ -33,7 +33,7 @@ cover covers present presents presented report reports reported give gives key r
 btw whats hows thats whos wheres whens whys pls plz please thx thanks hey hi hello fyi imo tbh ok okay anyone
 pick picks picking choose chooses choosing recommend recommended best worth want wants need needs my here every
 anybody many much basically essentially actually really roughly literally honestly kinda sorta anyway anyways
-someone somebody told heard wondering wonder curious remember recall iirc afaik idk ngl lol yeah yep cool
+someone somebody told heard wondering wonder curious remember iirc afaik idk ngl lol yeah yep cool
 u ur ya abt bc cuz coz smth sth rn ppl wrt tho thru gonna wanna gotta lemme dunno
 """.split())  # then chat shorthand ("btw whats that paper about ..."), what the asker wants ("pick the best") and
 # fillers ("basically a differentiable kNN", "how many ...")

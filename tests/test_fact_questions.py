@@ -55,3 +55,10 @@ def test_focus__what_did_x_score_on_y_asks_for_a_number():
     assert focus_of("what did HRM itself score on ARC-AGI-1?").fact == "number"
     assert focus_of("What does SLAB get on ImageNet?").fact == "number"
     assert focus_of("What does dropout get rid of?").fact is None
+
+
+def test_recall_is_a_measure_not_a_chat_filler():
+    from rag.text import QUESTION_WORDS, stem
+
+    assert "recall" not in QUESTION_WORDS
+    assert stem("recall") in focus_of("What recall@10 does MUVERA reach?").terms
