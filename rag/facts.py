@@ -35,7 +35,9 @@ _ON_DATASET = re.compile(_ON_NAME.pattern + r"\s+(?:datasets?|benchmarks?)\b")  
 _COUNTED = re.compile(r"(?<![\w'’/.-])(\d[\d,.]*)[-\s]?((?:[^\s,.;:()]+\s*){0,3})")
 _POINTS = {"point", "percent", "percentag"}  # stems: "how many (percentage) points"
 _MAGNITUDES = {"k", "m", "b", "t", "thousand", "million", "billion", "trillion"}
-_HOW_MANY = re.compile(r"\bhow\s+many\s+([A-Za-z][\w-]*)", re.I)
+# "how many patient cases did ...": what is counted, up to two words before the verb
+_HOW_MANY = re.compile(r"\bhow\s+many\s+([A-Za-z][\w-]*(?:\s+(?!(?:did|do|does|is|are|was|were|has|have|had|can|could|"
+                       r"would|will|were|they|it|in|on|of|for|to|per|the)\b)[A-Za-z][\w-]*)?)", re.I)
 _HOW_BIG = re.compile(r"\b(?:how\s+(?:big|large)\s+(?:is|are|was|were)|(?:what\s+is\s+)?the\s+size\s+of)\s+"
                       r"(?:the\s+)?([A-Za-z][\w^.-]*[A-Z0-9][\w^.-]*)")
 _SIZE_ASKED = re.compile(r"\b(?:parameters?|params?|size|big|large|small|tokens?|memory|how\s+many)\b", re.I)
@@ -52,12 +54,26 @@ def _terms(text: str) -> set[str]:
 
 def states_fact(sentence: str, fact: str) -> bool:
     """Does the sentence state a fact of this kind: a number, or a named dataset / benchmark?"""
-    if fact == "number":  # not an enumeration "(1)" or a dimension "1D"
-        return bool(_NUMBER.search(re.sub(r"\(\d\)|\b\d[Dd]\b", " ", sentence)))
+    if fact == "number":  # not an enumeration "(1)", "1)" or a dimension "1D"
+        return bool(_NUMBER.search(_without_enumeration(sentence)))
     return bool(_DATASET_WORD.search(sentence)) and bool(find_names(sentence)) or bool(
         re.search(r"\b(?:on|using|with)\s+(?:the\s+)?" + _CODED, sentence)) or bool(
         # "... architectures for MNIST and CIFAR10": a list of coined names after "for"
         re.search(r"\bfor\s+(?:the\s+)?" + _CODED + r"(?:,\s*" + _CODED + r")*,?\s+and\s+" + _CODED, sentence))
+
+
+_MARKS = re.compile(r"\(\d\)|(?<![\w(.])\d\)|\b\d[Dd]\b")
+
+
+def _without_enumeration(sentence: str) -> str:
+    """`sentence` without enumeration marks ("(1)", "1) a search space; 2) ...") and dimensions ("1D"); a "2)" that
+    closes a parenthesis ("(about 2)") is a number."""
+    def drop(m: re.Match[str]) -> str:
+        before = sentence[: m.start()]
+        closes = m.group(0)[0] != "(" and m.group(0).endswith(")") and before.count("(") > before.count(")")
+        return m.group(0) if closes else " "
+
+    return _MARKS.sub(drop, sentence)
 
 
 def _counts_other(sentence: str, counted: set[str], given: set[str]) -> bool:
@@ -65,7 +81,7 @@ def _counts_other(sentence: str, counted: set[str], given: set[str]) -> bool:
     in "We train a single 128-layer Transformer on over 100 languages" the numbers are of layers and languages,
     not of accelerators, and "84.4%" or "3x" counts nothing. A number followed by no plain noun ("8 A100 GPUs"
     when GPUs are counted, a number at the end of the sentence) may be the one asked for."""
-    for m in _COUNTED.finditer(sentence):
+    for m in _COUNTED.finditer(_without_enumeration(sentence)):
         if m.group(1).rstrip(",.") in given:
             continue
         words = [w for w in m.group(2).replace("-", " ").split() if w.lower() not in _MAGNITUDES]

@@ -17,7 +17,7 @@ _CLAUSE_END = re.compile(r"[;?!)]|,\s+(?:and|but|or)\s|\s(?:and|or)\s+(?:how|wha
 _ORIGIN = re.compile(r"\b(?:introduc|propos|invent|originat|first (?:describ|present|propos|introduc)|"
                      r"coin)\w*\b|\boriginal\b(?=\s+(?:[\w-]+\s+){0,5}(?:paper|work|article|publication)\b)|"
                      # "Is the LoRA paper (itself) in the collection?", "Does it contain the Tensor Programs V paper"
-                     r"\b(?:is|are|has|have|contains?|includes?)\s+the\b(?=\s+(?:[\w.^-]+\s+){1,5}"
+                     r"\b(?:is|are|has|have|contains?|includes?)\s+the\b(?=\s+(?:[\w.^/&-]+\s+){1,5}"
                      r"(?:paper|article|publication)\b(?!\s+(?:say|says|said|show|shows|find|finds|report|reports|"
                      r"claim|claims|use|uses|propose|proposes)\b))", re.I)
 _SUBJECT_PREFIX = re.compile(
@@ -66,7 +66,8 @@ _GENERIC_HEAD = re.compile(r"(?:model|architecture|network|optimi[sz]er|method|s
                            r"paper|variant|family)s?$", re.I)
 _LEADING_AMOUNT = re.compile(r"^\d+(?:\.\d+)?[kmbt]\s+(?=\S)", re.I)
 FACT_CUES = {
-    "dataset": re.compile(r"\b(?:which|what)\s+(?:\w+\s+){0,2}(?:datasets?|benchmarks?|corpus|corpora|data)\b", re.I),
+    "dataset": re.compile(r"\b(?:which|what)\s+(?:[\w-]+\s+){0,2}(?:datasets?|benchmarks?|corpus|corpora|data)\b",
+                          re.I),
     "number": re.compile(r"\b(?:how\s+(?:many|much|fast|large|big|small|long)|what\s+(?:\w+\s+){0,2}"
                          r"(?:accuracy|score|error|speed-?up|size|percentage|rate|number|dice|"
                          r"perplexity|throughput|latency|recall|precision|" + "|".join(MEASURE_NAMES) +

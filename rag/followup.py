@@ -28,7 +28,11 @@ _ANAPHORA = re.compile(
 # "that routing problem", "such subnetworks", "the same idea": points back without naming the paper
 _NOUNS = (r"(?:problem|idea|method|approach|model|paper|work|result|technique|dataset|task|setting|architecture|"
           r"network|algorithm|framework|module|layer|benchmark|loss|objective|optimizer|trick|finding|claim)s?")
-_DEMONSTRATIVE = re.compile(r"\b(?:this|these|those|such(?!\s+as\b)|the same)\s+[a-z][\w-]+\b" + _DESCRIBED + "|"
+# "for the same chapter", "in this section": the asker's own writing, not a paper said before
+_OWN_WRITING = (r"(?!(?:chapter|section|paragraph|thesis|dissertation|survey|review|write-?up|thread|question|topic|"
+                r"story|piece|feature|talk|slide|lecture|draft|post|blog)s?\b)")
+_DEMONSTRATIVE = re.compile(r"\b(?:this|these|those|such(?!\s+as\b)|the same)\s+" + _OWN_WRITING + r"[a-z][\w-]+\b"
+                            + _DESCRIBED + "|"
                             r"\bthat\s+(?:[a-z][\w-]+\s+){0,2}" + _NOUNS + r"\b" + _DESCRIBED, re.I)
 # "it is possible to ...", "it was shown that ...": "it" points at nothing
 _EXPLETIVE = re.compile(r"\bit\s+(?:is|was|has\s+been|'s)\s+(?:[a-z]+\s+){0,2}(?:to|that|whether|how)\b", re.I)
@@ -126,6 +130,9 @@ def referents(history: Sequence[dict[str, str]], aliases: AliasIndex) -> list[st
                 answered = [n for t in turns[i + 1:] for n in names_in_turn(t["content"], aliases)]
                 if answered and not _papers(names, aliases) & _papers(answered, aliases):
                     names = answered
+            compared = _compared_titles(turns[i + 1:i + 2])
+            if names and len(compared) > len(names) and _papers(names, aliases) <= _papers(compared, aliases):
+                names = compared  # "the lottery ticket paper and Lottery Jackpots": the answer's sides say which
             if names:
                 return names
     for turn in reversed(turns):
@@ -133,6 +140,15 @@ def referents(history: Sequence[dict[str, str]], aliases: AliasIndex) -> list[st
         if names:
             return names
     return []
+
+
+_SIDE_HEADER = re.compile(r"^### \[\d+\] (.+?)(?: \(for “[^”]*”\))?$", re.M)
+
+
+def _compared_titles(turns: Sequence[dict[str, str]]) -> list[str]:
+    """The titles of the sides of a comparison answer (its "### [n] Title" sections), in order."""
+    return [m.group(1).strip() for t in turns if t.get("role") == "assistant"
+            for m in _SIDE_HEADER.finditer(t["content"])]
 
 
 def _papers(names: Sequence[str], aliases: AliasIndex) -> set[str]:
@@ -223,7 +239,11 @@ def resolve(question: str, history: Sequence[dict[str, str]] | None, aliases: Al
 # A conversational lead-in before a dash or colon: "ok switching gears —", "Something else:", "Different question -".
 _LEAD_IN = re.compile(r"^\s*([^—–:?]{1,40}?)\s*(?:—|–|:|\s-\s)\s*(?=\S)")
 _ASKS = re.compile(r"(?:what|which|how|why|who|where|when|is|are|was|were|does|do|did|can|could|has|have|any|"
-                   r"anything|tell|explain|describe|compare|find|show)\b", re.I)
+                   r"anything|tell|explain|describe|compare|find|show|"
+                   r"someone|somebody|people|i|i've|i'm)\b", re.I)  # "someone said ...", "I read about ..."
+# A lead-in that says the subject changes ("Moving on:", "Switching gears -"): what follows is no follow-up,
+# even when it opens like one ("what about ...")
+_NEW_TOPIC = re.compile(r"\b(?:moving|switching|unrelated|different|another|new|else|changing|separately)\b", re.I)
 
 
 # Where to look and how to ask, not what is asked: "According to the collection, which papers ...?", "Could you
@@ -253,7 +273,8 @@ def without_lead_in(question: str) -> str:
         return question
     lead, rest = m.group(1), question[m.end():]
     words = re.findall(r"[A-Za-z][\w']*", lead)
-    if not words or len(lead.split()) > 4 or not _ASKS.match(rest) or refers_back(rest) or len(rest.split()) < 3:
+    continues = refers_back(rest) and not (_NEW_TOPIC.search(lead) and _ELLIPSIS.match(rest) and not _anaphor(rest))
+    if not words or len(lead.split()) > 4 or not _ASKS.match(rest) or continues or len(rest.split()) < 3:
         return question
     if any(is_coined(w) or not (w.lower() in CONTENT_STOPWORDS or common_english(w) or len(w) <= 3) for w in words):
         return question

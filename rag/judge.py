@@ -326,7 +326,8 @@ class Judge:
             # "CNN-RNN": a combination of names the collection has, not a name of its own
             return not (len(parts) > 1 and all(self.papers_mentioning(p) for p in parts))
         if sum(c.isupper() for c in name) >= 2 and common_english(name):
-            exact = re.compile(r"(?<![\w-])" + re.escape(name) + r"s?(?![\w-])")
+            # (in its own capitals, also inside a compound: "ARC" in "ARC-AGI" and "Re-ARC")
+            exact = re.compile(r"(?<!\w)" + re.escape(name) + r"s?(?!\w)")
             return not any(exact.search(self.state.papers[p].title + " " + self.state.papers[p].abstract)
                            for p in pids)
         return False

@@ -13,6 +13,9 @@ _TOPIC = re.compile(
     r"(?:the\s+)?papers|(?:are\s+there\s+|find\s+|show\s+(?:me\s+)?)(?:any\s+)?papers|papers|"
     # "anything on alphafold / protein structure prediction", "is there anything in here about X?"
     r"(?:is\s+there\s+)?anything(?:\s+(?:in\s+here|here|in\s+the\s+collection))?(?=\s+(?:on|about)\b)|"
+    # "Does anything here cover speculative decoding ...?"
+    r"(?:does|do)\s+anything(?:\s+(?:in\s+here|here|in\s+the\s+collection))?(?=\s+(?:cover|discuss|address|study|"
+    r"mention|explore|examine|tackle)\b)|"
     # "Does the collection have anything on X?", "Do you have any papers about X?"
     r"(?:does|do)\s+(?:the\s+collection|this\s+collection|it|you)\s+(?:have|contain|include|hold)\s+"
     r"(?:anything|any\s+(?:papers?|works?|studies)|papers?)(?:\s+(?:in\s+here|here))?(?=\s+(?:on|about)\b)|"
@@ -185,7 +188,9 @@ def split_sides(query: str) -> list[str]:
             items = _list_items(part, listed=pat.pattern.endswith(_LIST_REST))
             sides += [_SIDE_TRIM.sub("", x).strip(" '\"‘’“”") for i, x in enumerate(items)
                       if i == 0 or not _CLAUSE_ITEM.match(x.strip())]
-        sides = [re.sub(r"^(?:how\s+does\s+|what\s+is\s+|is\s+)", "", s, flags=re.I) for s in sides]
+        # "How did the Fourier Neural Operator do on ... compared with ...": the side is what follows the opening
+        sides = [re.sub(r"^(?:how\s+(?:does|do|did|is|are|was|were)\s+(?:the\s+)?|what\s+(?:is|are|was|were)\s+"
+                        r"(?:the\s+)?|is\s+)", "", s, flags=re.I) for s in sides]
         sides = [s for s in sides if len(s) >= 2]
         if any(x.count("(") != x.count(")") for x in sides):
             continue  # "A (found by pruning and resetting) differ from B": the "and" is inside A
