@@ -132,7 +132,11 @@ def referents(history: Sequence[dict[str, str]], aliases: AliasIndex) -> list[st
                     names = answered
             compared = _compared_titles(turns[i + 1:i + 2])
             if names and len(compared) > len(names) and _papers(names, aliases) <= _papers(compared, aliases):
-                names = compared  # "the lottery ticket paper and Lottery Jackpots": the answer's sides say which
+                # "the lottery ticket paper and Lottery Jackpots": the answer's sides say which, each by the name
+                # the question gave it or else by its title's head ("The Lottery Ticket Hypothesis")
+                given = {m.paper_id: m.alias for m in aliases.find(" . ".join(names))}
+                names = [next((given[p] for p in _papers([t], aliases) if p in given), t.split(":", 1)[0].strip())
+                         for t in compared]
             if names:
                 return names
     for turn in reversed(turns):
