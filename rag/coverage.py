@@ -44,6 +44,10 @@ from .text import words as words_of
 from .types import Hit
 
 _ALTERNATIVES = re.compile(r"\s+or\s+|\s*/\s*")  # "tokenization or byte-pair encoding", "mamba / SSMs"
+# "..., which crop was it, corn or soybeans?": the question asks which of two; an abstract naming neither does not say
+_CHOICE = re.compile(r"(?:[,:;]|\s[-–—]|\b(?:was|is|were|are)\s+it)\s+(?:(?:the|an?)\s+)?([A-Za-z][\w-]+)\s+or\s+"
+                     r"(?!(?:not|so|more|less|both|neither|either|something|anything)\b)(?:(?:the|an?)\s+)?"
+                     r"([A-Za-z][\w-]+)\s*\?\s*$")
 _SETTING = re.compile(r"\s(?:on|in|from|with|for|at|using|via|across)\s+", re.I)  # where or how, after a topic
 _DESCRIBED_DATASET = re.compile(r"\b(?:on|in|using)\s+(?:the\s+)?((?:[\w-]+\s+){1,4}?)(?:data\s*sets?|benchmarks?|"
                                 r"corpus|corpora|tasks?|splits?)\b", re.I)
@@ -204,6 +208,11 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
             return Coverage(False, [], f"The abstract of “{(named or evidence)[0].title}” does not state "
                             f"{FACT_WORDS[focus.fact]}.", sorted(asked_terms(question, focus.subjects))[:3])
         evidence = stating
+    if evidence and plan.kind == "lookup" and (choice := _CHOICE.search(question)) and all(
+            content_terms(w) for w in choice.groups()) and not any(
+            content_terms(w) & judge.paper_terms(evidence[0]) for w in choice.groups()):
+        return Coverage(False, [], f"The abstract of “{evidence[0].title}” does not say which: {choice.group(1)} "
+                        f"or {choice.group(2)}.", list(choice.groups()))
     if evidence:
         return Coverage(True, evidence)
     if absent:

@@ -60,7 +60,9 @@ _SPLITTERS: list[tuple[re.Pattern[str], bool]] = [
                 re.I), True),
     # "Contrast the vision MLP papers: scaling plain MLPs, ResMLP, and RaftMLP": the list after the colon
     # (or between dashes: "Compare the all-MLP models - A, B, and C - with regard to ...")
-    (re.compile(r"^(?:compare|contrast)\s+[^:—–]{0,60}?(?::|\s[-—–]{1,2})\s+" + _LIST_REST, re.I), True),
+    # (after a lead-in clause too: "For my theory section, compare the three analyses - A, B, and C - in terms of")
+    (re.compile(r"^(?:[^,]{0,60},\s+)?(?:compare|contrast)\s+[^:—–]{0,60}?(?::|\s[-—–]{1,2})\s+" + _LIST_REST, re.I),
+     True),
     # "Contrast the model for convex hulls and TSP with the MDP approach": "with" ends a side before "and" does
     (re.compile(r"(?:compare|contrast)\s+(?!(?:with|to|against|as|on|in)\b)(?P<a>.+?)\s+"
                 r"(?:with(?!\s+(?:respect|regard|each|one)\b)|against)\s+(?P<b>.+)$", re.I), True),
@@ -88,6 +90,8 @@ _SPLITTERS: list[tuple[re.Pattern[str], bool]] = [
                 r"(?:\s+(?:if|for|when|given|on|in|to)\b.*|\s*[,:?].*)?$"), False),
 ]
 _SIDE_TRIM = re.compile(r"^(?:the\s+|a\s+|an\s+|paper\s+on\s+|papers?\s+|approach\s+of\s+|one\s+(?:about|on)\s+|"
+                        # "the one saying infinitely wide nets can't learn features": what it says
+                        r"one\s+(?:saying|claiming|showing|arguing|proving|finding)\s+(?:that\s+)?|"
                         # "the later claim that good subnetworks exist ...": what is claimed describes the paper
                         r"(?:(?:later|earlier|recent|other|second|first)\s+)?(?:claim|idea|finding|observation|"
                         r"argument|proposal|suggestion)\s+that\s+|"

@@ -35,7 +35,7 @@ pick picks picking choose chooses choosing recommend recommended best worth want
 anybody many much basically essentially actually really roughly literally honestly kinda sorta anyway anyways
 someone somebody told heard wondering wonder curious remember iirc afaik idk ngl lol yeah yep cool
 u ur ya abt bc cuz coz smth sth rn ppl wrt tho thru gonna wanna gotta lemme dunno
-something anything stuff said know knew guess kind gears
+something stuff said know knew guess kind gears
 """.split())  # then chat shorthand ("btw whats that paper about ..."), what the asker wants ("pick the best") and
 # fillers ("basically a differentiable kNN", "how many ...", "something about ...", "someone said ..."). Abstracts
 # lose them too, so none may be a word an abstract uses for its subject ("switching", "chain-of-thought", "things").

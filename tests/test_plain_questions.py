@@ -1,0 +1,91 @@
+"""Questions in plain or thesis-writing words (issue 15, from the dev halves of two more unseen question sets):
+a lead-in that changes the subject, the asker's own chapter, "which of two" questions, counted nouns of two
+words, enumerations that are no numbers, and a follow-up after a comparison that means both sides."""
+
+from __future__ import annotations
+
+from rag.facts import states_asked, states_fact
+from rag.focus import focus_of
+from rag.followup import refers_back, resolve, without_lead_in
+
+
+def cited(ans) -> list[str]:
+    return [c.title for c in ans.citations]
+
+
+# --- pure helpers -------------------------------------------------------------------------------------------------
+def test_without_lead_in__a_change_of_subject_is_no_follow_up_even_before_what_about():
+    q = "Moving on: what about training a classifier from label proportions?"
+    assert without_lead_in(q) == "What about training a classifier from label proportions?"
+    # a statement-question after a lead-in is a question of its own too
+    assert without_lead_in("Switching gears - someone said diffusion models can classify images. Is that in here?") \
+        == "Someone said diffusion models can classify images. Is that in here?"
+    # without a change of subject, "and what about ..." still continues the conversation
+    assert without_lead_in("Quick one: what about its speed?") == "Quick one: what about its speed?"
+
+
+def test_refers_back__the_askers_own_chapter_is_no_earlier_paper():
+    assert refers_back("Different thing for the same chapter: is the ColBERTv2 paper here?") is None
+    assert refers_back("For this section, which paper proposes MUVERA?") is None
+    assert refers_back("Does the same method work on ImageNet?") == "the same method"
+
+
+def test_focus__origin_and_dataset_cues_with_slashes_and_compounds():
+    assert focus_of("is the ColBERTv2 / PLAID paper here?").origin
+    assert focus_of("Which specific image-classification datasets are used in the evaluation?").fact == "dataset"
+
+
+def test_states_asked__a_counted_noun_of_two_words_and_enumerations():
+    varifocal = "Evaluation results from 1909 karyotyping cases showed that Varifocal-Net achieved 99.2 accuracy."
+    assert states_asked(varifocal, "How many patient cases did they check it on?", "number", ["Varifocal-Net"])
+    assert not states_asked(varifocal, "How many GPUs did they train on?", "number", ["Varifocal-Net"])
+    # "1) a search space ...; 2) ...; 3) ..." enumerates, it gives no number
+    fbnet = "Specifically, we design 1) a search space; 2) a multitask search process; and 3) an algorithm."
+    assert not states_fact(fbnet, "number")
+    assert not states_asked(fbnet, "How many GPU-hours did the search cost in FBNetV5?", "number", ["FBNetV5"])
+    assert states_fact("The first stage takes (about 2) hours.", "number")
+
+
+# --- on the bundled collection ---------------------------------------------------------------------------------
+def test_which_of_two_that_the_abstract_names_neither_of_is_not_stated(engine):
+    ans = engine.ask("The crop yield challenge paper, picking the best plant varieties for the weather - which crop "
+                     "was it, corn or soybeans?")
+    assert ans.abstained
+    assert ans.reason == ("The abstract of “A Hybrid Deep Learning-based Approach for Optimal Genotype by Environment "
+                          "Selection” does not say which: corn or soybeans.")
+    named = engine.ask("In the Varifocal-Net paper, was it type or polarity that they classified?")
+    assert not named.abstained
+    assert cited(named) == ["Varifocal-Net: A Chromosome Classification Approach using Deep Convolutional Networks"]
+
+
+def test_a_side_after_how_did_is_the_name_it_opens_with(engine):
+    ans = engine.ask("How did the Fourier Neural Operator do on Navier-Stokes turbulence compared with ordinary "
+                     "numerical solvers?")
+    assert ans.abstained
+    assert "No abstract in the collection mentions Fourier Neural Operator." in ans.reason
+
+
+def test_a_name_in_capitals_inside_a_compound_is_in_the_collection(engine):
+    ans = engine.ask("On a different ARC-style thread: which paper compares a plain recurrent convolutional net "
+                     "against a variant with a gated MLP for channel mixing on the Re-ARC benchmark?")
+    assert not ans.abstained
+    assert cited(ans)[0] == "Channel-Wise MLPs Improve the Generalization of Recurrent Convolutional Networks"
+
+
+def test_does_anything_here_cover_is_a_topic(engine):
+    ans = engine.ask("Unrelated - does anything here cover speculative decoding for faster LLM inference?")
+    assert ans.abstained
+    assert ans.reason == "No abstract in the collection mentions “speculative”."
+
+
+def test_they_after_a_comparison_means_both_compared_papers(engine):
+    q = "whats the diff between the lottery ticket paper and lottery jackpots tbh"
+    first = engine.ask(q)
+    assert cited(first) == ["The Lottery Ticket Hypothesis: Finding Sparse, Trainable Neural Networks",
+                            "Lottery Jackpots Exist in Pre-trained Models"]
+    history = [{"role": "user", "content": q}, {"role": "assistant", "content": first.text}]
+    # each side by the name the question gave it, or else by its title's head
+    assert resolve("what datasets did they use?", history, engine.searcher.state.names) == \
+        "what datasets did The Lottery Ticket Hypothesis and lottery jackpots use?"
+    both = engine.ask("what datasets did they use?", history=history)
+    assert cited(both) == cited(first)
