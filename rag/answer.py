@@ -123,7 +123,7 @@ class Answerer:
                 condensed = None
             if endpoint_down:
                 llm_on = False  # the answer request would fail the same way: answer extractively at once
-        standalone = condensed or resolve(asked, hist, state.names)
+        standalone = condensed or (resolve(asked, hist, state.names) if asks_back(q, hist) else asked)
         result = self.searcher.search_with_plan(standalone, k or None)  # None: the plan decides (topic or not)
         plan, hits = result.plan, result.hits
         focus = focus_of(restore_case(plan.topic or standalone, result.state.case_forms))

@@ -37,7 +37,7 @@ _POINTS = {"point", "percent", "percentag"}  # stems: "how many (percentage) poi
 _MAGNITUDES = {"k", "m", "b", "t", "thousand", "million", "billion", "trillion"}
 # "how many patient cases did ...": what is counted, up to two words before the verb
 _HOW_MANY = re.compile(r"\bhow\s+many\s+([A-Za-z][\w-]*(?:\s+(?!(?:did|do|does|is|are|was|were|has|have|had|can|could|"
-                       r"would|will|were|they|it|in|on|of|for|to|per|the)\b)[A-Za-z][\w-]*)?)", re.I)
+                       r"would|will|they|it|in|on|of|for|to|per|the)\b)[A-Za-z][\w-]*)?)", re.I)
 _HOW_BIG = re.compile(r"\b(?:how\s+(?:big|large)\s+(?:is|are|was|were)|(?:what\s+is\s+)?the\s+size\s+of)\s+"
                       r"(?:the\s+)?([A-Za-z][\w^.-]*[A-Z0-9][\w^.-]*)")
 _SIZE_ASKED = re.compile(r"\b(?:parameters?|params?|size|big|large|small|tokens?|memory|how\s+many)\b", re.I)

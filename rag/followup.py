@@ -286,6 +286,11 @@ def without_lead_in(question: str) -> str:
 
 
 def asks_back(question: str, history: Sequence[dict[str, str]] | None) -> bool:
-    """Is `question` a follow-up to rewrite: there is a history and, past any lead-in, it refers back to it."""
-    return bool(history) and refers_back(without_lead_in(question)) is not None
+    """Is `question` a follow-up to rewrite: there is a history and, past any lead-in, it refers back to it
+    ("Moving on: what about X?" changes the subject: its "what about" continues nothing)."""
+    rest = without_lead_in(question)
+    lead = _LEAD_IN.match(question)
+    if rest != question and lead and _NEW_TOPIC.search(lead.group(1)) and _ELLIPSIS.match(rest) and not _anaphor(rest):
+        return False
+    return bool(history) and refers_back(rest) is not None
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from rag.facts import states_asked, states_fact
 from rag.focus import focus_of
-from rag.followup import refers_back, resolve, without_lead_in
+from rag.followup import asks_back, refers_back, resolve, without_lead_in
 
 
 def cited(ans) -> list[str]:
@@ -22,6 +22,9 @@ def test_without_lead_in__a_change_of_subject_is_no_follow_up_even_before_what_a
         == "Someone said diffusion models can classify images. Is that in here?"
     # without a change of subject, "and what about ..." still continues the conversation
     assert without_lead_in("Quick one: what about its speed?") == "Quick one: what about its speed?"
+    history = [{"role": "user", "content": "How does ResMLP work?"}, {"role": "assistant", "content": "ResMLP [1]."}]
+    assert not asks_back(q, history)
+    assert asks_back("And what about its speed?", history)
 
 
 def test_refers_back__the_askers_own_chapter_is_no_earlier_paper():
