@@ -229,10 +229,11 @@ def distinct_words(text: str, others: list[str], idf: Callable[[str], float], k:
 
 def compose_comparison(question_vec: np.ndarray, question: str, hits: list[Hit],
                        sents: dict[str, tuple[list[str], np.ndarray]], per_paper: int,
-                       idf: Callable[[str], float] | None = None) -> Composed:
+                       idf: Callable[[str], float] | None = None, fact: str | None = None) -> Composed:
     """hits: the papers being compared (one per side), numbered in order. A section per paper, one line of what
     sets each apart (its rarest words the others do not use), and a Problem / Approach / Key result table whose
-    cells are sentences of that role or "—" (not stated)."""
+    cells are sentences of that role or "—" (not stated). For a question after one fact ("what datasets did they
+    use?"), each section opens with the sentence that states it, or says its abstract does not."""
     qw = content_terms(question)
     quotes: dict[int, str] = {}
     sections: list[str] = []
@@ -242,8 +243,13 @@ def compose_comparison(question_vec: np.ndarray, question: str, hits: list[Hit],
         sentences, vecs = sents[h.paper_id]
         ranked = rank_sentences(question_vec, qw, sentences, vecs)
         picked = sorted(ranked[:per_paper], key=lambda r: r.position)
+        stating = [r for r in ranked if fact and states_fact(r.sentence, fact)]
+        if stating:
+            picked = [stating[0]] + [r for r in picked if r is not stating[0]][: per_paper - 1]
         quotes[n] = picked[0].sentence if picked else h.text
         body = " ".join(f"{r.sentence} [{n}]" for r in picked)
+        if fact and not stating:
+            body = f"The abstract does not state {FACT_WORDS[fact]}; what it says closest to the question: {body}"
         side = f" (for “{h.side}”)" if h.side and h.side.lower() not in h.title.lower() else ""
         sections.append(f"### [{n}] {h.title}{side}\n{body}")
         roles = classify(sentences)
