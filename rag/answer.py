@@ -45,7 +45,7 @@ from .prompts import (
 )
 from .retrieve import Searcher
 from .settings import Settings
-from .spelling import fix_transposed_stopwords, fix_typos, restore_case
+from .spelling import fix_transposed_stopwords, fix_typos, restore_case, restore_phrases
 from .types import Answer, Citation, Hit, Waiting
 
 log = logging.getLogger(__name__)
@@ -126,7 +126,10 @@ class Answerer:
         standalone = condensed or (resolve(asked, hist, state.names) if asks_back(q, hist) else asked)
         result = self.searcher.search_with_plan(standalone, k or None)  # None: the plan decides (topic or not)
         plan, hits = result.plan, result.hits
-        focus = focus_of(restore_case(plan.topic or standalone, result.state.case_forms))
+        written = restore_case(plan.topic or standalone, result.state.case_forms)
+        focus = focus_of(written)
+        if focus.origin and not focus.names:  # "is the original vision transformer paper in here?"
+            focus = focus_of(restore_phrases(written, result.state.phrase_forms))
         ref = dangling(asked, hist, state.names) if standalone == asked else None
         if ref:  # "How does it compare with RaftMLP?" with nothing earlier that "it" could be
             coverage = Coverage(False, [], f"It is not clear what “{ref}” refers to: there is no earlier question in "
@@ -157,7 +160,7 @@ class Answerer:
         qvec = self.embedder.embed([p.standalone])[0]
         if p.plan.kind == "comparative":
             composed = ex.compose_comparison(qvec, p.standalone, p.compared, self._sentences(p.compared),
-                                             max(1, per - 1), idf=p.state.idf)
+                                             max(1, per - 1), idf=p.state.idf, fact=p.focus.fact)
         elif p.plan.kind == "topic":
             topic = p.plan.topic or p.standalone
             composed = ex.compose_topic(self.embedder.embed([topic])[0], topic, evidence, self._sentences(evidence))

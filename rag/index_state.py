@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .aliases import AliasIndex
-from .spelling import case_forms
+from .spelling import case_forms, phrase_forms
 from .store import StoredChunk
 from .text import common_english, content_terms, light, stem, terms, words
 from .types import Paper
@@ -59,6 +59,12 @@ class IndexState:
     def case_forms(self) -> dict[str, str]:
         """How the collection spells the coined names a question may type in lowercase ("alexnet" → "AlexNet")."""
         return case_forms(p.title + " " + p.abstract for p in self.papers.values())
+
+    @cached_property
+    def phrase_forms(self) -> dict[str, str]:
+        """How the abstracts write names of plain words ("vision transformer" → "Vision Transformer"); titles are
+        left out, as they capitalise every word."""
+        return phrase_forms(p.abstract for p in self.papers.values())
 
     def plain_word(self, word: str) -> bool:
         """A word of the collection a slip may be corrected to: not a coined name it writes in capitals ("resnet"),

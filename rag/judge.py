@@ -206,6 +206,16 @@ class Judge:
         title = name_tokens(h.title)
         return self.own_name(h, name) or count_sequence(title, name_tokens(name)) > 0 or spells_acronym(name, title)
 
+    def introduces_by_title(self, h: Hit, name: str) -> bool:
+        """The paper may be the one that introduced `name`: its own name, a title that opens with it ("Pointer
+        Networks", "The Lottery Ticket Hypothesis: ..."), or an acronym of its title words. A title that has it
+        later is about it, not its origin ("When Vision Transformers Outperform ResNets ...")."""
+        title = name_tokens(h.title)
+        start = next((i for i, t in enumerate(title[:2]) if t not in ("the", "a", "an")), 0)
+        want = name_tokens(name)
+        opens = title[start:start + len(want)] == want or title[start:start + 1] == ["".join(want)]  # "gpt4"
+        return self.own_name(h, name) or opens or spells_acronym(name, title)
+
     def name_problem(self, h: Hit, focus: Focus, required: Sequence[str], side: bool = False) -> str | None:
         """The first required name this paper fails, or None. A required name must be in the paper; the name of a
         compared side must be central to it (its own name, title or opening); "which paper introduced X?" needs X
@@ -213,7 +223,7 @@ class Judge:
         for which one of the question's names is central."""
         for name in required:
             if focus.origin:
-                ok = self.titled(h, name) and not (self.cites_as_prior(h, name)
+                ok = self.introduces_by_title(h, name) and not (self.cites_as_prior(h, name)
                                                    and not self.own_name(h, name, by_title=False)) \
                     and not self.names_a_variant(h, name)
             elif side:

@@ -48,6 +48,48 @@ def restore_case(text: str, forms: dict[str, str]) -> str:
                   lambda m: forms.get(m.group(0), m.group(0)), text)
 
 
+MIN_PHRASE_USES = 2  # a capitalised phrase written once is no evidence of how the collection names a thing
+_PHRASE_WORD = re.compile(r"[A-Za-z][a-z]+")
+
+
+def phrase_forms(texts: Iterable[str]) -> dict[str, str]:
+    """Lowercase two- or three-word phrase → how the collection writes it, for names of capitalised plain words
+    that the collection writes capitalised at least as often as not ("vision transformer" → "Vision
+    Transformer"); the plural folds into the singular. A question typed in lowercase names the same thing."""
+    total: Counter[str] = Counter()
+    capital: dict[str, Counter[str]] = {}
+    for text in texts:
+        words = _PHRASE_WORD.findall(text)
+        for n in (2, 3):
+            for i in range(len(words) - n + 1):
+                gram = words[i:i + n]
+                if any(w.lower() in STOPWORDS_EN for w in gram):
+                    continue
+                written = " ".join(gram[:-1] + [re.sub(r"(?<=[a-z]{3})s$", "", gram[-1])])
+                key = written.lower()
+                total[key] += 1
+                if all(w[0].isupper() for w in gram):
+                    capital.setdefault(key, Counter())[written] += 1
+    return {key: forms.most_common(1)[0][0] for key, forms in capital.items()
+            if sum(forms.values()) >= MIN_PHRASE_USES and 2 * sum(forms.values()) >= total[key]}
+
+
+def restore_phrases(text: str, forms: dict[str, str]) -> str:
+    """`text` with each lowercase phrase the collection writes as a name in that name's spelling (see
+    `phrase_forms`): "is the original vision transformer paper here?" names the Vision Transformer."""
+    for n in (3, 2):
+        words = list(re.finditer(r"[a-z]+", text))
+        for i in range(len(words) - n, -1, -1):
+            span = words[i:i + n]
+            if text[span[0].start(): span[-1].end()] != " ".join(m.group(0) for m in span):
+                continue  # not side by side
+            key = " ".join(m.group(0) for m in span[:-1]) + " " + re.sub(r"(?<=[a-z]{3})s$", "", span[-1].group(0))
+            if key in forms:
+                written = forms[key] + span[-1].group(0)[len(re.sub(r"(?<=[a-z]{3})s$", "", span[-1].group(0))):]
+                text = text[: span[0].start()] + written + text[span[-1].end():]
+    return text
+
+
 def fix_transposed_stopwords(text: str, vocabulary: frozenset[str] | set[str]) -> str:
     """Typing slips of the commonest words, two neighbouring letters swapped ("teh" → "the", "adn" → "and"):
     the slip is not a word a paper could be about. Only for slips that are no English word themselves and no

@@ -92,3 +92,27 @@ def test_they_after_a_comparison_means_both_compared_papers(engine):
         "what datasets did The Lottery Ticket Hypothesis and lottery jackpots use?"
     both = engine.ask("what datasets did they use?", history=history)
     assert cited(both) == cited(first)
+    # each side opens with the sentence that names its datasets
+    assert "for MNIST and CIFAR10" in both.citations[0].quote and "on ImageNet" in both.citations[1].quote
+
+
+def test_phrase_forms__a_name_of_plain_words_typed_in_lowercase():
+    from rag.spelling import phrase_forms, restore_phrases
+
+    forms = phrase_forms(["An extension of the Vision Transformer. Vision Transformers (ViTs) beat ResNets.",
+                          "Plain vision transformers are slow. We use Large Kernels once.",
+                          "Unlike the Vision Transformer, large kernels help."])
+    assert forms["vision transformer"] == "Vision Transformer"  # capitalised 3 times of 4
+    assert "large kernel" not in forms  # as often lowercase, and written capitalised only once
+    assert restore_phrases("is the original vision transformer paper here?", forms) == \
+        "is the original Vision Transformer paper here?"
+    assert restore_phrases("vision transformers", forms) == "Vision Transformers"
+
+
+def test_the_original_x_paper_typed_in_lowercase_needs_the_paper_that_introduced_x(engine):
+    ans = engine.ask("ok unrelated: is the original vision transformer paper in here?")
+    assert ans.abstained
+    assert ans.reason.startswith("No paper in the collection introduces Vision Transformer; it is only mentioned in")
+    # a title that has the name later is about it, not where it was introduced; one that opens with it may be
+    assert "When Vision Transformers Outperform" not in " ".join(cited(ans))
+    assert cited(engine.ask("Which paper introduced pointer networks?"))[0] == "Pointer Networks"
