@@ -258,6 +258,7 @@ def _comparison(judge: Judge, focus: Focus, plan: QueryPlan, hits: Sequence[Hit]
     missing: list[str] = []
     reasons: list[str] = []
     absent_sides: list[str] = []
+    unknown_sides: list[str] = []  # sides whose head word no abstract uses ("mamba selective ssm")
     for side in plan.sides:
         side_hits = [h for h in hits if h.side == side.label]
         # A side that opens the question ("Winning tickets vs. ...") has a capital because the sentence starts there.
@@ -280,6 +281,7 @@ def _comparison(judge: Judge, focus: Focus, plan: QueryPlan, hits: Sequence[Hit]
         # (a side with a name, "GPipe's synchronous pipelining", is about the name, which the checks below look for)
         unknown = [] if side_focus.names else judge.unknown_terms(" ".join(label.split()[:SUBJECT_HEAD_WORDS]))
         if unknown:  # what the side is ("capsule networks with ...") is a word no abstract uses
+            unknown_sides.append(side.label)
             missing.append(side.label)
             word = next((w for w in unknown if w in side_focus.names), f"“{unknown[0]}”")
             reasons.append(f"No abstract in the collection mentions {word}.")
@@ -310,8 +312,9 @@ def _comparison(judge: Judge, focus: Focus, plan: QueryPlan, hits: Sequence[Hit]
     lead = [n for n in focus_of(restore_case(first, judge.state.case_forms), mid_sentence=True).names
             if first.lower().startswith(n.lower())][:1]
     label = plan.sides[0].label
-    about_absent = label in missing and bool(lead) and (label in absent_sides or not judge.papers_mentioning(
-        lead[0])) and not any(focus_of(h.side or "", mid_sentence=True).names for h in evidence)
+    about_absent = label in missing and (label in unknown_sides or bool(lead) and (
+        label in absent_sides or not judge.papers_mentioning(lead[0]))) and not any(
+        focus_of(h.side or "", mid_sentence=True).names for h in evidence)
     if len(strong_sides) < len(evidence) or not evidence or about_absent:
         return Coverage(False, [], " ".join(reasons), missing)
     answered = ", ".join(f"“{h.side}”" for h in evidence)

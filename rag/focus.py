@@ -81,6 +81,7 @@ FACT_CUES = {
 # amazon data?" (a question that opens like one says so with "what ..." / "how many ..." above)
 # (with the two words before the measure, which name what it is measured on: "zero-shot imagenet acc?")
 _TERSE_NUMBER = re.compile(r"\b(?:gpu|tpu)[-\s]?(?:days|hours)\b|"
+                           r"\b(?:score|number|value|figure)s?(?=\s*\??\s*$)|"  # "mixtral mmlu score exact number"
                            r"(?:[\w-]+\s+){0,2}?\b(?:auc|bleu|perplexity|top-?[15]|map|f1|acc|accuracy|error(?:\s+rate)?)"
                            r"(?:\s+(?:gain|improvement|score|accuracy|error(?:\s+rate)?))?"
                            r"(?=\s*(?:\?|$|on\b|in\b|for\b|vs\b))", re.I)

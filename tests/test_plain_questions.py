@@ -116,3 +116,15 @@ def test_the_original_x_paper_typed_in_lowercase_needs_the_paper_that_introduced
     # a title that has the name later is about it, not where it was introduced; one that opens with it may be
     assert "When Vision Transformers Outperform" not in " ".join(cited(ans))
     assert cited(engine.ask("Which paper introduced pointer networks?"))[0] == "Pointer Networks"
+
+
+# --- keyword queries (from the dev half of a search-engine-style set) --------------------------------------------
+def test_a_keyword_query_asking_for_a_number(engine):
+    # "... score exact number" asks for a number, which the Mixtral abstract gives for no MMLU
+    assert engine.ask("mixtral 8x7b mmlu score exact number").abstained
+    assert focus_of("mixtral 8x7b mmlu score exact number").fact == "number"
+
+
+def test_a_keyword_comparison_whose_first_side_no_abstract_names_is_not_covered(engine):
+    ans = engine.ask("mamba selective ssm throughput vs transformers")
+    assert ans.abstained and ans.reason == "No abstract in the collection mentions “mamba”."
