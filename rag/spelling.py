@@ -78,7 +78,7 @@ def restore_phrases(text: str, forms: dict[str, str]) -> str:
     """`text` with each lowercase phrase the collection writes as a name in that name's spelling (see
     `phrase_forms`): "is the original vision transformer paper here?" names the Vision Transformer."""
     for n in (3, 2):
-        words = list(re.finditer(r"[a-z]+", text))
+        words = list(re.finditer(r"(?<![A-Za-z])[a-z]+(?![A-Za-z])", text))  # whole lowercase words
         for i in range(len(words) - n, -1, -1):
             span = words[i:i + n]
             if text[span[0].start(): span[-1].end()] != " ".join(m.group(0) for m in span):
