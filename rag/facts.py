@@ -30,6 +30,8 @@ _METRIC = re.compile(r"\b(?:rouge(?:-\w+)?|" + "|".join(m for m in (*MEASURE_NAM
 _VALUE = re.compile(r"(?<![\w'’/.-])\d[\d,.]*(?:\s?[kmbt]\b|%|x\b|times\b)?", re.I)  # "83.6%", "1.1B", "3x"
 _SIZE_VALUE = re.compile(r"[\d,.]+\s?[mbt]", re.I)  # "60M", "1.1B" parameters
 _ON_NAME = re.compile(r"\b(?:on|in)\s+(?:the\s+)?(" + _CODED + ")")  # "on ImageNet", "on CIFAR-10"
+# "English to German", "English-to-French", "English→German" (not "Navier-Stokes")
+_PAIR = re.compile(r"\b([A-Z][a-z]{3,})(?:\s+to\s+|-to-|\s*→\s*)([A-Z][a-z]{3,})\b")
 _ON_DATASET = re.compile(_ON_NAME.pattern + r"\s+(?:datasets?|benchmarks?)\b")  # "on CIFAR-10 dataset"
 # a number, a magnitude word, then the next three words ("27 million parameters", "128-layer Transformer")
 _COUNTED = re.compile(r"(?<![\w'’/.-])(\d[\d,.]*)[-\s]?((?:[^\s,.;:()]+\s*){0,3})")
@@ -121,6 +123,12 @@ def states_asked(abstract: str, question: str, fact: str, own_names: Iterable[st
     def elsewhere(s: str) -> bool:
         return bool(where) and bool(_ON_DATASET.search(s)) and not any(w in s.lower() for w in where)
 
+    # "... on the WMT'14 English to German task?" is not stated by a BLEU score "on an English to French
+    # translation task": when the abstract names language pairs and not the one asked, its numbers are of those
+    pairs = {(a.lower(), b.lower()) for a, b in _PAIR.findall(question)}
+    named_pairs = {(a.lower(), b.lower()) for a, b in _PAIR.findall(abstract)}
+    if pairs and named_pairs and not named_pairs & pairs:
+        return False
     sentences = [s for s in sentences if not elsewhere(s)]
     # "How many accelerators ...?" is counted in accelerators: a sentence with a number of layers or languages is
     # not the answer ("128-layer" counts layers; the counted noun is matched by its stem)

@@ -64,11 +64,14 @@ _ACTION = re.compile(r"[a-z]{2}(?:ing|ly)$", re.I)  # "swapping", "progressively
 _FUNCTION_WORDS = {"over", "than", "versus", "vs", "vs.", "against", "like", "as", "at", "via", "using", "under"}
 _GENERIC_HEAD = re.compile(r"(?:model|architecture|network|optimi[sz]er|method|system|algorithm|framework|approach|"
                            r"paper|variant|family)s?$", re.I)
+_ASKS_PAPER = re.compile(r"^\s*(?:which|what)\s+(?:paper|work|study|article)\s+(?:is\s+)?(?!(?:reports?|gives?|states?|"
+                         r"says?|lists?|reaches|achieves|gets)\b)[a-z]+(?:s|es|ing)?\b", re.I)
+_FACT_AFTER_PAPER = re.compile(r",\s*(?:and\s+)?(?:how|what|which)\b|\band\s+(?:how\s+many|how\s+much|what)\b", re.I)
 _LEADING_AMOUNT = re.compile(r"^\d+(?:\.\d+)?[kmbt]\s+(?=\S)", re.I)
 FACT_CUES = {
     "dataset": re.compile(r"\b(?:which|what)\s+(?:[\w-]+\s+){0,2}(?:datasets?|benchmarks?|corpus|corpora|data)\b",
                           re.I),
-    "number": re.compile(r"\b(?:how\s+(?:many|much|fast|large|big|small|long)|what\s+(?:\w+\s+){0,2}"
+    "number": re.compile(r"\b(?:how\s+(?:many|much|fast|large|big|small|long)|(?:what|which)\s+(?:\w+\s+){0,2}"
                          r"(?:accuracy|score|error|speed-?up|size|percentage|rate|number|dice|"
                          r"perplexity|throughput|latency|recall|precision|" + "|".join(MEASURE_NAMES) +
                          r")|by\s+how\s+much|top-?1|"
@@ -204,7 +207,10 @@ def focus_of(question: str, mid_sentence: bool = False) -> Focus:
         # what was introduced ("the work that proposes drawing a random subset ... on ImageNet")
         before = [n for n in names if 0 <= question.find(n) < cue.start()]
         subj = after[:1] or before[-1:]
-    fact = next((kind for kind, cue in FACT_CUES.items() if cue.search(question)), None) or (
+    # (a question for a paper names what it measures as a description: "Which paper trains networks in a random
+    # subspace ... to measure how many parameters are needed?")
+    asks_paper = _ASKS_PAPER.match(question) and not _FACT_AFTER_PAPER.search(question)
+    fact = None if asks_paper else next((kind for kind, cue in FACT_CUES.items() if cue.search(question)), None) or (
         "number" if not _ASKS.match(question) and _TERSE_NUMBER.search(question) else None)
     quoted = tuple(n for n in quoted_names(question) if n in names)
     return Focus(tuple(names), tuple(subj), quoted, phrase, frozenset(content_terms(question)),

@@ -247,6 +247,7 @@ _ASKS = re.compile(r"(?:what|which|how|why|who|where|when|is|are|was|were|does|d
                    r"someone|somebody|people|i|i've|i'm)\b", re.I)  # "someone said ...", "I read about ..."
 # A lead-in that says the subject changes ("Moving on:", "Switching gears -"): what follows is no follow-up,
 # even when it opens like one ("what about ...")
+LEAD_WORDS, NEW_TOPIC_LEAD_WORDS = 4, 6
 _NEW_TOPIC = re.compile(r"\b(?:moving|switching|unrelated|different|another|new|else|changing|separately)\b", re.I)
 
 
@@ -278,7 +279,9 @@ def without_lead_in(question: str) -> str:
     lead, rest = m.group(1), question[m.end():]
     words = re.findall(r"[A-Za-z][\w']*", lead)
     continues = refers_back(rest) and not (_NEW_TOPIC.search(lead) and _ELLIPSIS.match(rest) and not _anaphor(rest))
-    if not words or len(lead.split()) > 4 or not _ASKS.match(rest) or continues or len(rest.split()) < 3:
+    # (a lead-in that says the subject changes may be longer: "Ok, and totally different question:")
+    longest = NEW_TOPIC_LEAD_WORDS if _NEW_TOPIC.search(lead) else LEAD_WORDS
+    if not words or len(lead.split()) > longest or not _ASKS.match(rest) or continues or len(rest.split()) < 3:
         return question
     if any(is_coined(w) or not (w.lower() in CONTENT_STOPWORDS or common_english(w) or len(w) <= 3) for w in words):
         return question

@@ -39,6 +39,8 @@ _COMPARE_CUES = re.compile(
     r"\b(compare|compared|comparison|contrast|differ|differs|difference|differences|vs\.?|versus|"
     r"build(?:s)?\s+on|relate(?:s)?\s+to|different\s+from|" + _BETWEEN +
     r"|how\s+does\s+each|each\s+(?:one|of\s+them)|both|"
+    # "A and B, how the second is using the first, and how much speedup each report?"
+    r"how\s+the\s+(?:second|latter)|each\s+(?:one\s+)?(?:reports?|uses?|shows?|claims?|gets?|achieves?)|"
     r"(?:\w+er|more\s+\w+|less\s+\w+)\s+than|"
     r"another\s+(?:(?:paper|one|work|study)\s+)?(?:says|claims|argues|suggests|finds|shows|proposes|uses))\b", re.I)
 _STUDY_OF = re.compile(r"^\s*(?:is|are)\s+there\s+(?:an?\s+|any\s+)?(?:benchmark|comparison|study|evaluation|"
@@ -73,6 +75,9 @@ _SPLITTERS: list[tuple[re.Pattern[str], bool]] = [
     (re.compile(r"how\s+(?:does|do|did)\s+(?P<a>.+?)\s+(?:differ\s+from|build\s+(?:on|upon)|improve\s+(?:on|upon|over)|"
                 r"relate\s+to|compare\s+(?:to|with))\s+(?P<b>.+)$", re.I), True),
     (re.compile(r"^(?P<a>.+?)\s+and\s+(?P<b>.+?)\s*:\s*.+$", re.I), False),
+    # "A and B, how the second uses the first?" (both sides in the same sentence as the question)
+    (re.compile(r"^(?P<a>[^.?!;:]+?)\s+and\s+(?P<b>[^,.?!;:]+?),\s+(?:how|what|which|why|where|do|does|did|is|are)\b.*$",
+                re.I), False),
     (re.compile(r"^(?P<a>.+?)\s+(?:compared\s+(?:to|with))\s+(?P<b>.+)$", re.I), False),
     # "Is MUVERA faster than PLAID for multi-vector retrieval?": what follows the second side is the setting
     (re.compile(r"^(?:is|are|was|were|does|do|did)\s+(?!there\b|any\b)(?P<a>.+?)\s+(?:(?:more|less)\s+)?\w+(?:er)?\s+than\s+"

@@ -128,3 +128,36 @@ def test_a_keyword_query_asking_for_a_number(engine):
 def test_a_keyword_comparison_whose_first_side_no_abstract_names_is_not_covered(engine):
     ans = engine.ask("mamba selective ssm throughput vs transformers")
     assert ans.abstained and ans.reason == "No abstract in the collection mentions “mamba”."
+
+
+# --- non-native phrasing (from the dev half of another unseen set) ------------------------------------------------
+def test_focus__a_question_for_a_paper_describes_what_it_measures():
+    q = ("Which paper is training the networks inside a small randomly oriented subspace, for measure how many "
+         "parameters are really needed?")
+    assert focus_of(q).fact is None
+    assert focus_of("Which paper reports how many GPUs GPipe used?").fact == "number"
+    assert focus_of("Which paper trains X on ImageNet, and what accuracy does it reach?").fact == "number"
+    assert focus_of("Which BLEU score does the LSTM get?").fact == "number"
+
+
+def test_states_asked__a_language_pair_the_abstract_does_not_name():
+    seq2seq = ("On an English to French translation task from the WMT'14 dataset, the LSTM achieves a BLEU score "
+               "of 34.8. When reranking, its BLEU score increases to 36.5.")
+    assert not states_asked(seq2seq, "Which BLEU score does the LSTM get on WMT'14 English to German?", "number",
+                            ["LSTM"])
+    assert states_asked(seq2seq, "Which BLEU score does the LSTM get on WMT'14 English to French?", "number",
+                        ["LSTM"])
+    # a hyphenated name is no language pair
+    assert states_asked("We solve Navier-Stokes at 12 points.", "How many points on Navier-Stokes?", "number", [])
+
+
+def test_a_long_lead_in_that_changes_the_subject():
+    q = "Ok, and totally different question: how much faster is FlashAttention-3 on H100 than FlashAttention-2?"
+    assert without_lead_in(q) == "How much faster is FlashAttention-3 on H100 than FlashAttention-2?"
+
+
+def test_a_and_b_then_the_question_after_a_comma_compares_them(engine):
+    ans = engine.ask("The original prior-data fitted networks paper and the learning curve extrapolation one, how the "
+                     "second is using the first, and how much speedup each report?")
+    assert set(cited(ans)) >= {"Transformers Can Do Bayesian Inference",
+                               "Efficient Bayesian Learning Curve Extrapolation using Prior-Data Fitted Networks"}
