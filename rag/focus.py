@@ -65,7 +65,7 @@ _FUNCTION_WORDS = {"over", "than", "versus", "vs", "vs.", "against", "like", "as
 _GENERIC_HEAD = re.compile(r"(?:model|architecture|network|optimi[sz]er|method|system|algorithm|framework|approach|"
                            r"paper|variant|family)s?$", re.I)
 _ASKS_PAPER = re.compile(r"^\s*(?:which|what)\s+(?:paper|work|study|article)\s+(?:is\s+)?(?!(?:reports?|gives?|states?|"
-                         r"says?|lists?|reaches|achieves|gets)\b)[a-z]+(?:s|es|ing)?\b", re.I)
+                         r"says?|lists?|reaches|achieves|gets)\b)[a-z]+\b", re.I)
 _FACT_AFTER_PAPER = re.compile(r",\s*(?:and\s+)?(?:how|what|which)\b|\band\s+(?:how\s+many|how\s+much|what)\b", re.I)
 _LEADING_AMOUNT = re.compile(r"^\d+(?:\.\d+)?[kmbt]\s+(?=\S)", re.I)
 FACT_CUES = {

@@ -245,9 +245,9 @@ _LEAD_IN = re.compile(r"^\s*([^—–:?]{1,40}?)\s*(?:—|–|:|\s-\s)\s*(?=\S)"
 _ASKS = re.compile(r"(?:what|which|how|why|who|where|when|is|are|was|were|does|do|did|can|could|has|have|any|"
                    r"anything|tell|explain|describe|compare|find|show|"
                    r"someone|somebody|people|i|i've|i'm)\b", re.I)  # "someone said ...", "I read about ..."
+LEAD_WORDS, NEW_TOPIC_LEAD_WORDS = 4, 6  # longest lead-in, and one that says the subject changes
 # A lead-in that says the subject changes ("Moving on:", "Switching gears -"): what follows is no follow-up,
 # even when it opens like one ("what about ...")
-LEAD_WORDS, NEW_TOPIC_LEAD_WORDS = 4, 6
 _NEW_TOPIC = re.compile(r"\b(?:moving|switching|unrelated|different|another|new|else|changing|separately)\b", re.I)
 
 
