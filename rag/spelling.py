@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 
 from bm25s.stopwords import STOPWORDS_EN
 
-from .text import CONTENT_STOPWORDS, WRITTEN_WORD, common_english, is_coined, known_word, light, stem
+from .text import CONTENT_STOPWORDS, WRITTEN_WORD, common_english, is_coined, known_word, light, singular, stem
 
 # A coined name the collection writes in capitals but a question may type in lowercase ("alexnet", "bert"): the
 # share of its occurrences the collection itself writes in lowercase ("bert-large-uncased") stays below this.
@@ -65,7 +65,7 @@ def phrase_forms(texts: Iterable[str]) -> dict[str, str]:
                 gram = words[i:i + n]
                 if any(w.lower() in STOPWORDS_EN for w in gram):
                     continue
-                written = " ".join(gram[:-1] + [re.sub(r"(?<=[a-z]{3})s$", "", gram[-1])])
+                written = " ".join(gram[:-1] + [singular(gram[-1])])
                 key = written.lower()
                 total[key] += 1
                 if all(w[0].isupper() for w in gram):
@@ -83,10 +83,10 @@ def restore_phrases(text: str, forms: dict[str, str]) -> str:
             span = words[i:i + n]
             if text[span[0].start(): span[-1].end()] != " ".join(m.group(0) for m in span):
                 continue  # not side by side
-            key = " ".join(m.group(0) for m in span[:-1]) + " " + re.sub(r"(?<=[a-z]{3})s$", "", span[-1].group(0))
-            if key in forms:
-                written = forms[key] + span[-1].group(0)[len(re.sub(r"(?<=[a-z]{3})s$", "", span[-1].group(0))):]
-                text = text[: span[0].start()] + written + text[span[-1].end():]
+            last = span[-1].group(0)
+            key = " ".join([*(m.group(0) for m in span[:-1]), singular(last)])
+            if key in forms:  # (the plural's "s" is kept: "Vision Transformers")
+                text = text[: span[0].start()] + forms[key] + last[len(singular(last)):] + text[span[-1].end():]
     return text
 
 
