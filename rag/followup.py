@@ -264,6 +264,12 @@ _SCOPE_TAIL = re.compile(r",?\s+(?:according\s+to|based\s+on|in)\s+(?:the|this)\
                          r"(?=\s*[?.!]*\s*$)", re.I)
 
 
+def _changes_subject(lead: str, rest: str) -> bool:
+    """The lead-in says the subject changes and what follows opens like a continuation without pointing back
+    ("Moving on: what about X?"): a new question, not a follow-up."""
+    return bool(_NEW_TOPIC.search(lead) and _ELLIPSIS.match(rest)) and not _anaphor(rest)
+
+
 def without_lead_in(question: str) -> str:
     """`question` without a lead-in of at most four plain words before a dash or colon, when what follows is a
     question of its own ("ok switching gears — anything on detecting rumours ...?"): its words are not what the
@@ -278,7 +284,7 @@ def without_lead_in(question: str) -> str:
         return question
     lead, rest = m.group(1), question[m.end():]
     words = re.findall(r"[A-Za-z][\w']*", lead)
-    continues = refers_back(rest) and not (_NEW_TOPIC.search(lead) and _ELLIPSIS.match(rest) and not _anaphor(rest))
+    continues = refers_back(rest) and not _changes_subject(lead, rest)
     # (a lead-in that says the subject changes may be longer: "Ok, and totally different question:")
     longest = NEW_TOPIC_LEAD_WORDS if _NEW_TOPIC.search(lead) else LEAD_WORDS
     if not words or len(lead.split()) > longest or not _ASKS.match(rest) or continues or len(rest.split()) < 3:
@@ -293,7 +299,7 @@ def asks_back(question: str, history: Sequence[dict[str, str]] | None) -> bool:
     ("Moving on: what about X?" changes the subject: its "what about" continues nothing)."""
     rest = without_lead_in(question)
     lead = _LEAD_IN.match(question)
-    if rest != question and lead and _NEW_TOPIC.search(lead.group(1)) and _ELLIPSIS.match(rest) and not _anaphor(rest):
+    if rest != question and lead and _changes_subject(lead.group(1), rest):
         return False
     return bool(history) and refers_back(rest) is not None
 
