@@ -311,9 +311,9 @@ def _comparison(judge: Judge, focus: Focus, plan: QueryPlan, hits: Sequence[Hit]
     first = re.sub(r"^(?:the|an?)\s+", "", plan.sides[0].label, flags=re.I)
     lead = [n for n in focus_of(restore_case(first, judge.state.case_forms), mid_sentence=True).names
             if first.lower().startswith(n.lower())][:1]
-    label = plan.sides[0].label
-    about_absent = label in missing and (label in unknown_sides or bool(lead) and (
-        label in absent_sides or not judge.papers_mentioning(lead[0]))) and not any(
+    first_label = plan.sides[0].label
+    about_absent = first_label in missing and (first_label in unknown_sides or bool(lead) and (
+        first_label in absent_sides or not judge.papers_mentioning(lead[0]))) and not any(
         focus_of(h.side or "", mid_sentence=True).names for h in evidence)
     if len(strong_sides) < len(evidence) or not evidence or about_absent:
         return Coverage(False, [], " ".join(reasons), missing)
