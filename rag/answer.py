@@ -112,7 +112,8 @@ class Answerer:
         hist = clean_history(history)
         llm_on = self.llm_on(use_llm)
         notice = condensed = None
-        if llm_on and asks_back(q, hist):
+        back = asks_back(q, hist)
+        if llm_on and back:
             # With an LLM the condense prompt resolves follow-ups; the reference rules are the fallback. A question
             # that does not refer back is answered on its own words, as without an LLM: a model asked to rewrite
             # it drags the earlier topic in ("What is the capital of France?" after a comparison).
@@ -123,7 +124,7 @@ class Answerer:
                 condensed = None
             if endpoint_down:
                 llm_on = False  # the answer request would fail the same way: answer extractively at once
-        standalone = condensed or (resolve(asked, hist, state.names) if asks_back(q, hist) else asked)
+        standalone = condensed or (resolve(asked, hist, state.names) if back else asked)
         result = self.searcher.search_with_plan(standalone, k or None)  # None: the plan decides (topic or not)
         plan, hits = result.plan, result.hits
         written = restore_case(plan.topic or standalone, result.state.case_forms)
