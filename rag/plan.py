@@ -193,10 +193,12 @@ def split_sides(query: str) -> list[str]:
             # is inside a later clause, not between two sides
         sides = []
         for part in (a, _SIDE_TRIM.sub("", m.group("b")).strip()):
-            # "A, B and C" or "A vs B vs C" on either side → one side per item
+            # "A, B and C" or "A vs B vs C" on either side → one side per item ("vs" joins sides, never a clause:
+            # "resmlp vs raftmlp vs scaling plain mlps")
             items = _list_items(part, listed=pat.pattern.endswith(_LIST_REST))
+            chain = _CHAIN_SPLIT.search(part) is not None
             sides += [_SIDE_TRIM.sub("", x).strip(" '\"‘’“”") for i, x in enumerate(items)
-                      if i == 0 or not _CLAUSE_ITEM.match(x.strip())]
+                      if i == 0 or chain or not _CLAUSE_ITEM.match(x.strip())]
         # "How did the Fourier Neural Operator do on ... compared with ...": the side is what follows the opening
         sides = [re.sub(r"^(?:how\s+(?:does|do|did|is|are|was|were)\s+(?:the\s+)?|what\s+(?:is|are|was|were)\s+"
                         r"(?:the\s+)?|is\s+)", "", s, flags=re.I) for s in sides]

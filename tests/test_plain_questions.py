@@ -7,6 +7,7 @@ from __future__ import annotations
 from rag.facts import states_asked, states_fact
 from rag.focus import focus_of
 from rag.followup import asks_back, refers_back, resolve, without_lead_in
+from rag.plan import split_sides
 
 
 def cited(ans) -> list[str]:
@@ -161,3 +162,10 @@ def test_a_and_b_then_the_question_after_a_comma_compares_them(engine):
                      "second is using the first, and how much speedup each report?")
     assert set(cited(ans)) >= {"Transformers Can Do Bayesian Inference",
                                "Efficient Bayesian Learning Curve Extrapolation using Prior-Data Fitted Networks"}
+
+
+def test_a_vs_chain_keeps_a_side_that_opens_with_an_ing_word(engine):
+    # "vs" joins compared things, never a clause: "scaling plain mlps" is the third side, not a "by scaling ..." detail
+    assert split_sides("resmlp vs raftmlp vs scaling plain mlps on vision") == \
+        ["resmlp", "raftmlp", "scaling plain mlps on vision"]
+    assert "Scaling MLPs: A Tale of Inductive Bias" in cited(engine.ask("resmlp vs raftmlp vs scaling plain mlps"))
