@@ -48,6 +48,8 @@ _ASKING = re.compile(r"^(?:please\s+)?(?:summari[sz]e|describe|explain|tell\s+me
 DESCRIPTION_WORDS = 20
 _BOTH_AND = re.compile(r"(?:\s+\S+){1,8}?\s+and\b", re.I)
 _EARLY_WORDS = 8  # a reference this close to the start is what the question is about
+ANTECEDENT_TERMS = 2  # content words before a pronoun that it can stand for ("the LASSO pruning paper ... it")
+SELF_CONTAINED_TERMS = 6  # content words that say what a question is about without the pronoun's help
 _BOLD_TITLE = re.compile(r"\*\*(?:\[\d+\]\s*)?([^*]{8,300})\*\*|^\[\d+\]\s+(.+)$", re.M)
 
 
@@ -192,8 +194,13 @@ def dangling(question: str, history: Sequence[dict[str, str]] | None, aliases: A
         return None
     if any(t.get("role") == "user" for t in history or ()):
         return None
-    if m.group(0).lower() in ("its", "their") and content_terms(question[: m.start()]):
+    before = content_terms(question[: m.start()])
+    if m.group(0).lower() in ("its", "their") and before:
         return None  # a possessive after a noun of its own question ("a model that outputs positions in its input")
+    if len(before) >= ANTECEDENT_TERMS:
+        return None  # "Does the LASSO channel-selection pruning paper say it works on ResNets?": "it" is that paper
+    if len(content_terms(question[: m.start()] + " " + question[m.end():])) >= SELF_CONTAINED_TERMS:
+        return None  # "How do they make multi-vector retrieval work with single-vector search?": a generic "they"
     return m.group(0)
 
 
