@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
+import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
@@ -36,8 +37,11 @@ anybody many much basically essentially actually really roughly literally honest
 someone somebody told heard wondering wonder curious remember iirc afaik idk ngl lol yeah yep cool
 u ur ya abt bc cuz coz smth sth rn ppl wrt tho thru gonna wanna gotta lemme dunno
 something stuff said know knew guess kind gears
+theres heres cant dont doesnt didnt isnt arent wasnt werent wouldnt couldnt shouldnt hasnt havent
+im ive youre theyre weve
 """.split())  # then chat shorthand ("btw whats that paper about ..."), what the asker wants ("pick the best") and
-# fillers ("basically a differentiable kNN", "how many ...", "something about ...", "someone said ..."). Abstracts
+# fillers ("basically a differentiable kNN", "how many ...", "something about ...", "someone said ...") and
+# contractions typed without the apostrophe ("theres a thing where ...", "cant see"). Abstracts
 # lose them too, so none may be a word an abstract uses for its subject ("switching", "chain-of-thought", "things").
 # Words that say nothing on their own in a sentence (support checks, quoting, coverage).
 CONTENT_STOPWORDS = frozenset(STOPWORDS_EN_PLUS) | QUESTION_WORDS | frozenset(
@@ -71,9 +75,22 @@ def stem(word: str) -> str:
         return _stemmer.stemWord(word)
 
 
+# A LaTeX accent ("Erdos-R\'enyi", "Schr\"{o}dinger") as arXiv abstracts write it: the letter it sits on.
+# (a letter command takes braces: "\v{s}"; "\beta" and "\cdot" are no accents)
+_LATEX_ACCENT = re.compile(r"""\\(?:[`'^"~=.]\s*\{?\s*([A-Za-z])\s*\}?|[uvHckrbd]\{\s*([A-Za-z])\s*\})""")
+
+
+def fold(text: str) -> str:
+    """`text` without accents, so "Rényi", "R\\'enyi" and "Renyi" are one word for matching (never for display)."""
+    if text.isascii() and "\\" not in text:
+        return text
+    text = _LATEX_ACCENT.sub(lambda m: m.group(1) or m.group(2), text)
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
 def words(text: str) -> list[str]:
-    """Lowercase tokens, in order, nothing removed."""
-    return TOKEN.findall(text.lower())
+    """Lowercase tokens, in order, nothing removed (accents folded)."""
+    return TOKEN.findall(fold(text).lower())
 
 
 def terms(text: str) -> list[str]:
@@ -178,7 +195,7 @@ def name_tokens(text: str) -> list[str]:
     dropped ("ResMLP's") but not an opening quote before an s-word ("'SSVI'"). Single characters are kept, so
     "GPT-4" is ("gpt", "4") and differs from "GPT-3". Digits after letters are a token of their own, so "LLMEval2"
     matches "LLMEval^2" and "Llama2" matches "Llama 2"."""
-    return [singular(t) for t in _NAME_TOKEN.findall(split_digits(_POSSESSIVE.sub("", text.lower())))]
+    return [singular(t) for t in _NAME_TOKEN.findall(split_digits(_POSSESSIVE.sub("", fold(text).lower())))]
 
 
 _ABBREV = re.compile(r"\b(e\.g|i\.e|et al|etc|vs|cf|Fig|Eq|resp|approx|al|No|i\.i\.d)\.\s", re.I)
