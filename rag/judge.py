@@ -225,16 +225,37 @@ class Judge:
             if focus.origin:
                 ok = self.introduces_by_title(h, name) and not (self.cites_as_prior(h, name)
                                                    and not self.own_name(h, name, by_title=False)) \
-                    and not self.names_a_variant(h, name)
+                    and not self.names_a_variant(h, name) or (
+                        name in focus.quoted and self.quoted_from_memory(h, name, title_only=True))
             elif side:
                 ok = self.central(h, name)
             else:
-                ok = self.mentions(h, name) > 0 or self.own_name(h, name)
+                ok = self.mentions(h, name) > 0 or self.own_name(h, name) or (
+                    name in focus.quoted and self.quoted_from_memory(h, name))
             if not ok:
                 return name
-        if focus.subjects and not side and not focus.origin and not any(self.central(h, n) for n in focus.names):
+        if focus.subjects and not side and not focus.origin and not any(self.central(h, n) for n in focus.names) \
+                and not self.about_named_description(h, focus):
             return focus.subjects[0]
         return None
+
+    def about_named_description(self, h: Hit, focus: Focus) -> bool:
+        """The question's subject is a name that qualifies a description ("the LASSO channel-selection pruning
+        paper"): the paper mentions the name and is about the described thing (its words are central to it)."""
+        name = focus.subjects[0]
+        m = re.match(re.escape(name) + r"\s+((?:[\w-]+\s+){1,4}?)(?:paper|work|method|approach|model|one)\b",
+                     focus.subject_phrase or "")
+        return bool(m) and len(content_terms(m.group(1))) >= 2 and self.mentions(h, name) > 0 and \
+            self.centrality(h, content_terms(m.group(1))) >= self.settings.partial_min_coverage
+
+    def quoted_from_memory(self, h: Hit, phrase: str, title_only: bool = False) -> bool:
+        """A quoted phrase of plain words ("the original 'transformers do Bayesian inference' one") is the asker's
+        memory of a title or a sentence: its content words are all in the title, or all in one sentence."""
+        wanted = content_terms(phrase)
+        if len(phrase.split()) < 3 or len(wanted) < 2 or is_coined(phrase):
+            return False
+        return wanted <= content_terms(h.title) or not title_only and any(
+            wanted <= content_terms(s) for s in split_sentences(self.abstract(h)))
 
     def described_subject(self, focus: Focus) -> str | None:
         """The words a question without a named subject is about, when the collection has them as a phrase of at
