@@ -54,7 +54,7 @@ _DESCRIBED_DATASET = re.compile(r"\b(?:on|in|using)\s+(?:the\s+)?((?:[\w-]+\s+){
 # the first word of a compound that says how a measure is taken, not on what: "per-case", "zero-shot", "top-k"
 _COUNTED_AS = {"per", "non", "zero", "few", "one", "all", "test", "top", "end", "average", "mean"}
 _SIDE_QUALIFIER = re.compile(r"^(?:(?:the|an?)\s+)?(?:(?:plain|vanilla|standard|classic(?:al)?|basic|simple|regular|"
-                             r"traditional|conventional|usual|good\s+old)\s+)?", re.I)
+                             r"traditional|conventional|usual|original|good\s+old)\s+)?", re.I)
 SUBJECT_HEAD_WORDS = 2  # "speculative decoding", "the LAMB": the words a subject phrase is about
 SIDE_NAME_WORDS = 2  # "the Lion optimizer" names a thing; a longer side after the name describes one
 

@@ -15,7 +15,8 @@ _EXAMPLES = re.compile(r"\b(?:e\.g\.|i\.e\.|for\s+example|for\s+instance|such\s+
 _CLAUSE_END = re.compile(r"[;?!)]|,\s+(?:and|but|or)\s|\s(?:and|or)\s+(?:how|what|which|why|does|do|is|are)\b", re.I)
 # Asks for the paper that introduced something: then that thing must be a paper's own name or in its title.
 _ORIGIN = re.compile(r"\b(?:introduc|propos|invent|originat|first (?:describ|present|propos|introduc)|"
-                     r"coin)\w*\b|\boriginal\b(?=\s+(?:[\w-]+\s+){0,5}(?:paper|work|article|publication)\b)|"
+                     r"coin)\w*\b|\b(?:came|come|coming|comes)\s+up\s+with\b|"
+                     r"\boriginal\b(?=\s+(?:[\w'-]+\s+){0,5}(?:paper|work|article|publication|one)\b)|"
                      # "Is the LoRA paper (itself) in the collection?", "Does it contain the Tensor Programs V paper"
                      r"\b(?:is|are|has|have|contains?|includes?)\s+the\b(?=\s+(?:[\w.^/&-]+\s+){1,5}"
                      r"(?:paper|article|publication)\b(?!\s+(?:say|says|said|show|shows|find|finds|report|reports|"
@@ -74,7 +75,7 @@ FACT_CUES = {
     "number": re.compile(r"\b(?:how\s+(?:many|much|fast|large|big|small|long)|(?:what|which)\s+(?:\w+\s+){0,2}"
                          r"(?:accuracy|score|error|speed-?up|size|percentage|rate|number|dice|"
                          r"perplexity|throughput|latency|recall|precision|" + "|".join(MEASURE_NAMES) +
-                         r")|by\s+how\s+much|top-?1|"
+                         r")|by\s+how\s+much|top-?1|\b(?:the|its|their)\s+(?:[\w-]+\s+){0,2}(?:count|tally)\b|"
                          # "what did HRM score on ARC-AGI-1?", "what does SLAB get on ImageNet?"
                          r"what\s+(?:did|does|do)\s+(?:\S+\s+){1,4}?(?:score|reach|get|obtain)\s+on)\b", re.I),
 }

@@ -74,6 +74,9 @@ _SPLITTERS: list[tuple[re.Pattern[str], bool]] = [
                 re.I), True),
     (re.compile(r"how\s+(?:does|do|did)\s+(?P<a>.+?)\s+(?:differ\s+from|build\s+(?:on|upon)|improve\s+(?:on|upon|over)|"
                 r"relate\s+to|compare\s+(?:to|with))\s+(?P<b>.+)$", re.I), True),
+    # "Two PFN papers here: the original '...' one and the learning-curve one. What speedups does each claim?"
+    (re.compile(r"^[^:.?!]{0,60}\b(?:papers|works|studies|methods|approaches|models|two|both)\b[^:.?!]{0,30}:\s+"
+                r"(?P<a>[^.?!;:]+?)\s+and\s+(?P<b>[^.?!;:]+?)\s*[.?!]\s+\S.*$", re.I), True),
     (re.compile(r"^(?P<a>.+?)\s+and\s+(?P<b>.+?)\s*:\s*.+$", re.I), False),
     # "A and B, how the second uses the first?" (both sides in the same sentence as the question)
     (re.compile(r"^(?P<a>[^.?!;:]+?)\s+and\s+(?P<b>[^,.?!;:]+?),\s+(?:how|what|which|why|where|do|does|did|is|are)\b.*$",
@@ -122,6 +125,8 @@ _OXFORD_SPLIT = re.compile(r",\s*(?:and\s+)?|\s+(?:vs\.?|versus)\s+", re.I)  # t
 _CHAIN_SPLIT = re.compile(r"\s+(?:vs\.?|versus)\s+", re.I)
 _PRONOUN_SIDE = re.compile(r"^(?:their|its|his|her|these|those|them|they|it)\b", re.I)
 # A list item that is a clause about the item before it ("the Lion optimizer, discovered by program search").
+_IN_ONE_PAPER = re.compile(r"\s(?:in|from|according\s+to)\s+(?:the|this|that|their)\s+(?:[\w'-]+\s+){0,5}"
+                           r"(?:paper|work|study|abstract|article)$", re.I)
 _CLAUSE_ITEM = re.compile(r"^(?:[a-z]+ed|[a-z]+ing|which|that|who|where|when|by|with|from|using|as)\b")
 
 
@@ -210,5 +215,7 @@ def split_sides(query: str) -> list[str]:
             continue  # a clause, not a paper: "... to compare problem difficulty, e.g. pendulum vs. MNIST"
         if any(_PRONOUN_SIDE.match(s) for s in sides):
             continue  # "how do their goals and designs differ": what is compared, not the papers
+        if _IN_ONE_PAPER.search(sides[-1]):
+            return []  # "... compared to FlashAttention2 in the sigmoid attention paper?": one paper's own comparison
         return sides
     return []
