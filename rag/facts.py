@@ -37,6 +37,14 @@ _ON_DATASET = re.compile(_ON_NAME.pattern + r"\s+(?:datasets?|benchmarks?)\b")  
 _COUNTED = re.compile(r"(?<![\w'’/.-])(\d[\d,.]*)[-\s]?((?:[^\s,.;:()]+\s*){0,3})")
 _POINTS = {"point", "percent", "percentag"}  # stems: "how many (percentage) points"
 _MAGNITUDES = {"k", "m", "b", "t", "thousand", "million", "billion", "trillion"}
+# a model's version and size in its name: "Llama 2 70B", "Mixtral 8x7B"
+_VERSION = re.compile(r"[1-9](?:\.\d)?")
+_SIZE_NAME = re.compile(r"\d+(?:\.\d+)?[BM]|\d+x\d+[BM]")
+_MODEL_SIZE_ASKED = re.compile(r"\b(?:parameters?|params?|size|sizes|big|bigger|large|largest|small|smallest|"
+                               r"billion|million)\b", re.I)
+# a measure of its own just before a number: "a context size of", "a window length of up to"
+_MEASURE_OF = re.compile(r"\b(?:[a-z]+\s+)?(?:size|length|window|batch|vocabulary|dimension|width|depth|rate|"
+                         r"resolution)\s+of\s+(?:up\s+to\s+|over\s+|about\s+|around\s+|only\s+)?$", re.I)
 # "how many patient cases did ...": what is counted, up to two words before the verb
 _HOW_MANY = re.compile(r"\bhow\s+many\s+([A-Za-z][\w-]*(?:\s+(?!(?:did|do|does|is|are|was|were|has|have|had|can|could|"
                        r"would|will|they|it|in|on|of|for|to|per|the)\b)[A-Za-z][\w-]*)?)", re.I)
@@ -78,13 +86,21 @@ def _without_enumeration(sentence: str) -> str:
     return _MARKS.sub(drop, sentence)
 
 
-def _counts_other(sentence: str, counted: set[str], given: set[str]) -> bool:
+def _counts_other(sentence: str, counted: set[str], given: set[str], question: str) -> bool:
     """Every number of the sentence (other than those the question gives) counts something other than `counted`:
     in "We train a single 128-layer Transformer on over 100 languages" the numbers are of layers and languages,
     not of accelerators, and "84.4%" or "3x" counts nothing. A number followed by no plain noun ("8 A100 GPUs"
     when GPUs are counted, a number at the end of the sentence) may be the one asked for."""
-    for m in _COUNTED.finditer(_without_enumeration(sentence)):
+    text = _without_enumeration(sentence)
+    for m in _COUNTED.finditer(text):
         if m.group(1).rstrip(",.") in given:
+            continue
+        # "trained with a context size of 32k tokens": the number is the context size, not how many tokens of
+        # training data, unless the question asks for that measure ("how many tokens of context ...?")
+        if (measure := _MEASURE_OF.search(text[: m.start()])) and not _terms(measure.group(0)) & _terms(question):
+            continue
+        # "Llama 2 70B", "Mixtral 8x7B": a model's name, unless its size is what is asked
+        if not _MODEL_SIZE_ASKED.search(question) and _names_version(text[: m.start()], text[m.start():]):
             continue
         words = [w for w in m.group(2).replace("-", " ").split() if w.lower() not in _MAGNITUDES]
         first = words[0] if words else ""
@@ -95,6 +111,21 @@ def _counts_other(sentence: str, counted: set[str], given: set[str]) -> bool:
         if not first.isalpha() or not first.islower() or counted & _terms(" ".join(words)):
             return False
     return True
+
+
+def _names_version(before: str, rest: str) -> bool:
+    """The number at the start of `rest` is a model's size in its name, not a count: a size ("70B", "8x7B") right
+    after a capitalised word and maybe its version, or a version followed by a size ("Llama 2 70B", "Mistral 7B");
+    a value after a measure in capitals ("BLEU 34.8") or a count at the start of a sentence is not."""
+    words, after = before.split(), rest.split()[:2]
+    if not after:
+        return False
+    if _SIZE_NAME.fullmatch(after[0].rstrip(",.;:")):
+        if words and _VERSION.fullmatch(words[-1]):
+            words = words[:-1]
+    elif not (_VERSION.fullmatch(after[0]) and len(after) > 1 and _SIZE_NAME.fullmatch(after[1].rstrip(",.;:"))):
+        return False
+    return len(words) >= 2 and re.fullmatch(r"[A-Z][a-z]+", words[-1]) is not None
 
 
 def asked_terms(question: str, own_names: Iterable[str]) -> set[str]:
@@ -133,7 +164,7 @@ def states_asked(abstract: str, question: str, fact: str, own_names: Iterable[st
     # "How many accelerators ...?" is counted in accelerators: a sentence with a number of layers or languages is
     # not the answer ("128-layer" counts layers; the counted noun is matched by its stem)
     if (many := _HOW_MANY.search(question)) and (counted := _terms(many.group(1)) - _terms(" ".join(own_names))):
-        sentences = [s for s in sentences if not _counts_other(s, counted, given)]
+        sentences = [s for s in sentences if not _counts_other(s, counted, given, question)]
     # the number is one the question does not give itself ("... for the 1.1B Llama model?"), and not a model size
     # unless a size is asked
     sizes_asked = bool(_SIZE_ASKED.search(question))

@@ -5,6 +5,7 @@ collection's own spellings, which no spelling library knows."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -16,6 +17,11 @@ from .text import CONTENT_STOPWORDS, WRITTEN_WORD, common_english, is_coined, kn
 # A coined name the collection writes in capitals but a question may type in lowercase ("alexnet", "bert"): the
 # share of its occurrences the collection itself writes in lowercase ("bert-large-uncased") stays below this.
 MAX_LOWERCASE_SHARE = 0.25
+# "llama 2" typed for "Llama 2": a capitalised word and a version or size, written so at least this often
+MIN_VERSIONED_USES = 2
+_VERSIONED = re.compile(r"(?<![\w.-])([A-Z][a-z]{2,})\s(\d[\w.]*)(?<!\.)(?![\w-])")
+_NUMBERED_NOUNS = {"table", "figure", "section", "appendix", "chapter", "step", "stage", "phase", "level", "type",
+                   "version", "round", "task", "experiment", "theorem", "lemma", "equation", "eq", "fig", "part"}
 
 
 def case_forms(texts: Iterable[str]) -> dict[str, str]:
@@ -23,13 +29,23 @@ def case_forms(texts: Iterable[str]) -> dict[str, str]:
     "alexnet" → "AlexNet", "nasnet" → "NASNet". Words it also writes in lowercase ("clip", also "CLIP") and
     English words ("arm", also "ARM") are left out."""
     seen: dict[str, Counter[str]] = {}
+    texts, texts2 = itertools.tee(texts)
     for text in texts:
         for m in WRITTEN_WORD.finditer(text):
             for part in re.sub(r"['’]s$", "", m.group(0)).split("-"):
                 if sum(c.isalpha() for c in part) >= 3:
                     seen.setdefault(part.lower(), Counter())[part] += 1
+    for text in texts2:
+        for m in _VERSIONED.finditer(text):  # "Llama 2", "Mistral 7B": a name with its version or size
+            if m.group(1).lower() not in _NUMBERED_NOUNS:
+                seen.setdefault(m.group(0).lower(), Counter())[m.group(0)] += 1
     out = {}
     for low, forms in seen.items():
+        if " " in low:
+            uses = sum(forms.values())
+            if uses >= MIN_VERSIONED_USES and forms.get(low, 0) < MAX_LOWERCASE_SHARE * uses:
+                out[low] = forms.most_common(1)[0][0]
+            continue
         total = sum(forms.values())
         best, _ = forms.most_common(1)[0]
         # an English word ("arm", "talent") stays a word unless its name is unmistakable ("RoBERTa", "MoE")
@@ -44,6 +60,7 @@ def restore_case(text: str, forms: dict[str, str]) -> str:
     spelling: "alexnet top-5 error?" → "AlexNet top-5 error?" (words with any capital are left as written)."""
     if not forms:
         return text
+    text = re.sub(r"(?<![\w.-])[a-z]{3,}\s\d[\w.]*(?<!\.)(?![\w-])", lambda m: forms.get(m.group(0), m.group(0)), text)
     return re.sub(r"(?<![\w+-])[a-z][a-z0-9]*[a-z0-9](?![\w+])",  # not a part of "cnn+rnn"
                   lambda m: forms.get(m.group(0), m.group(0)), text)
 
