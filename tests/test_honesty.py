@@ -479,7 +479,7 @@ def test_chat_shorthand_and_that_paper_about_x_are_a_question_of_their_own(engin
 # --- set G's dev half (terse questions) ----------------------------------------------------------------------------
 @pytest.mark.parametrize("question, reason", [
     # every time Mixtral's abstract writes "Llama 2 70B" it is what Mixtral outperforms or surpasses
-    ("llama 2 70b - how many pretraining tokens?", "No paper in the collection is about llama 2 70b; it is only "
+    ("llama 2 70b - how many pretraining tokens?", "No paper in the collection is about Llama 2 70b; it is only "
                                                   "mentioned in passing in 1 abstract (“Mixtral of Experts”)."),
 ])
 def test_terse__a_baseline_the_evidence_is_measured_against_is_not_what_it_is_about(engine, question, reason):
