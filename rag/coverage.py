@@ -48,6 +48,8 @@ _ALTERNATIVES = re.compile(r"\s+or\s+|\s*/\s*")  # "tokenization or byte-pair en
 _CHOICE = re.compile(r"(?:[,:;]|\s[-–—]|\b(?:was|is|were|are)\s+it)\s+(?:(?:the|an?)\s+)?([A-Za-z][\w-]+)\s+or\s+"
                      r"(?!(?:not|so|more|less|both|neither|either|something|anything)\b)(?:(?:the|an?)\s+)?"
                      r"([A-Za-z][\w-]+)\s*\?\s*$")
+_BENCHMARK_SLOT = re.compile(r"\b(?:results?|evaluated|tested|benchmarked|experiments?|scores?|accuracy|performance)\s+"
+                             r"on\s+(?:the\s+)?([a-z][a-z0-9-]{3,})\b(?!\s+(?:of|and|for)\b)")
 _SETTING = re.compile(r"\s(?:on|in|from|with|for|at|using|via|across)\s+", re.I)  # where or how, after a topic
 _DESCRIBED_DATASET = re.compile(r"\b(?:on|in|using)\s+(?:the\s+)?((?:[\w-]+\s+){1,4}?)(?:data\s*sets?|benchmarks?|"
                                 r"corpus|corpora|tasks?|splits?)\b", re.I)
@@ -130,8 +132,12 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
     setting = _fact_setting(judge, focus, question) if plan.kind == "lookup" else []
     unmentioned = [n for n in setting
                    if not judge.papers_mentioning(n) and not any(judge.has_words(h, n) for h in pool)]
+    # "... a segmentation paper that reports results on cityscapes?": a benchmark no abstract names, typed in
+    # lowercase (so no name), has no results in the collection
+    unmentioned += [w for w in _BENCHMARK_SLOT.findall(question) if not common_english(w) and judge.unknown_terms(w)]
     if unmentioned:
-        return Coverage(False, [], f"No abstract in the collection mentions {unmentioned[0]}.", unmentioned[:3])
+        word = unmentioned[0] if not unmentioned[0].islower() else f"“{unmentioned[0]}”"
+        return Coverage(False, [], f"No abstract in the collection mentions {word}.", unmentioned[:3])
     # A coined name the collection has, in the setting "when fine-tuning X" ("Do winning tickets exist when
     # fine-tuning BERT?"), must be in the evidence too: a paper without it is about something else.
     present = [n for n in focus.names if plan.kind == "lookup" and n not in absent and is_coined(n)

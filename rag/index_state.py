@@ -25,7 +25,7 @@ from .text import common_english, content_terms, light, stem, terms, words
 from .types import Paper
 
 log = logging.getLogger(__name__)
-SNAPSHOT_VERSION = 18  # bump when the pickled state, or how any part of it is derived, changes
+SNAPSHOT_VERSION = 19  # bump when the pickled state, or how any part of it is derived, changes
 
 
 @dataclass(frozen=True)

@@ -85,7 +85,7 @@ def fold(text: str) -> str:
     if text.isascii() and "\\" not in text:
         return text
     text = _LATEX_ACCENT.sub(lambda m: m.group(1) or m.group(2), text)
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
 
 
 def words(text: str) -> list[str]:

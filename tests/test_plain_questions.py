@@ -255,3 +255,9 @@ def test_a_comparison_reported_inside_one_named_paper_is_a_question_about_that_p
     ans = engine.ask(q)
     assert cited(ans)[0] == "Theory, Analysis, and Best Practices for Sigmoid Self-Attention"
     assert "17%" in ans.citations[0].quote
+
+
+def test_a_benchmark_no_abstract_names_typed_in_lowercase_has_no_results_here(engine):
+    ans = engine.ask("is there a segmentation paper in here that reports results on cityscapes?")
+    assert ans.abstained and ans.reason == "No abstract in the collection mentions “cityscapes”."
+    assert not engine.ask("which paper reports results on imagenet with a pruned resnet?").abstained
