@@ -78,7 +78,7 @@ def test_known_word__british_spellings_and_adverbs():
      "The abstract of “GPipe: Efficient Training of Giant Neural Networks using Pipeline Parallelism” does not "
      "state this number."),
     # a terse measure with what it is measured on: TRM's abstract gives ARC-AGI numbers only
-    ("tiny recursive model sudoku-extreme accuracy?", "No abstract in the collection mentions sudoku-extreme."),
+    ("tiny recursive model sudoku-extreme accuracy?", "No abstract in the collection mentions “sudoku-extreme”."),
     # "anything on X / Y" asks for papers about it; no abstract has AlphaFold, and "protein" is there in passing
     ("anything on alphafold / protein structure prediction", "No paper in the collection is about alphafold / "
      "protein structure prediction; “protein” appears only in passing"),
@@ -210,7 +210,7 @@ def test_fix_transposed_stopwords__only_slips_that_are_no_word():
 def test_fact__a_dataset_described_in_words_must_be_in_the_abstract(engine):
     ans = engine.ask("What Dice score did the orthogonal-annotation (DeSCO) method get on the left atrium "
                      "segmentation dataset?")
-    assert ans.abstained and ans.reason == "No abstract in the collection mentions atrium."
+    assert ans.abstained and ans.reason == "No abstract in the collection mentions “atrium”."
     ans = engine.ask("What Dice score does DeSCO reach on the KiTS19 dataset?")
     assert not ans.abstained and "86.93%" in ans.text
 
