@@ -144,8 +144,8 @@ def fix_typos(text: str, vocabulary: frozenset[str] | set[str], is_word: Callabl
     Only for words that are no English word and no word of the collection themselves."""
     def fix(m: re.Match[str]) -> str:
         w = m.group(0)
-        if common_english(w) or known_word(w, vocabulary):
-            return w
+        if common_english(w) or common_english(stem(w)) or known_word(w, vocabulary):
+            return w  # (an inflection of an English word is no slip: "cloned" is not "closed")
         base = light(w)
         ending = w[len(base):] if w.startswith(base) else ""
         near = {v + ending for v in vocabulary if abs(len(v) - len(base)) <= 1 and _one_edit(base, v)}
