@@ -19,6 +19,9 @@ _TOPIC = re.compile(
     # "Does the collection have anything on X?", "Do you have any papers about X?"
     r"(?:does|do)\s+(?:the\s+collection|this\s+collection|it|you)\s+(?:have|contain|include|hold)\s+"
     r"(?:anything|any\s+(?:papers?|works?|studies)|papers?)(?:\s+(?:in\s+here|here))?(?=\s+(?:on|about)\b)|"
+    # "What work here is about X?", "Which research in the collection is on X?"
+    r"(?:which|what)\s+(?:work|research)(?:\s+(?:in\s+here|here|in\s+the\s+collection))?\s+(?:is|was)"
+    r"(?=\s+(?:on|about)\b)|"
     # "What does the collection say about X?": everything the collection has on X
     r"what\s+does\s+the\s+collection\s+(?:say|report|contain|have|tell\s+us)(?=\s+(?:about|on)\b))\b"
     r"(?:\s+in\s+the\s+collection)?\s*(?:(?:that|which)\s+)?(?:(?:try|tries|aim|aims|attempt|attempts|seek|seeks)\s+to\s+)?"
