@@ -55,8 +55,10 @@ _DESCRIBED_DATASET = re.compile(r"\b(?:on|in|using)\s+(?:the\s+)?((?:[\w-]+\s+){
                                 r"corpus|corpora|tasks?|splits?)\b", re.I)
 # the first word of a compound that says how a measure is taken, not on what: "per-case", "zero-shot", "top-k"
 _COUNTED_AS = {"per", "non", "zero", "few", "one", "all", "test", "top", "end", "average", "mean"}
-_SIDE_QUALIFIER = re.compile(r"^(?:(?:the|an?)\s+)?(?:(?:plain|vanilla|standard|classic(?:al)?|basic|simple|regular|"
-                             r"traditional|conventional|usual|original|good\s+old)\s+)?", re.I)
+# (and the owner of a name: "Google's GNMT"; not of a description: "Mamba's throughput")
+_SIDE_QUALIFIER = re.compile(r"^(?:(?:the|an?)\s+)?(?-i:[A-Z][\w-]*['’]s\s+(?=[A-Z]))?(?:(?:plain|vanilla|standard|"
+                             r"classic(?:al)?|basic|simple|regular|traditional|conventional|usual|original|good\s+old)"
+                             r"\s+)?", re.I)
 SUBJECT_HEAD_WORDS = 2  # "speculative decoding", "the LAMB": the words a subject phrase is about
 SIDE_NAME_WORDS = 2  # "the Lion optimizer" names a thing; a longer side after the name describes one
 
@@ -234,6 +236,10 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
             return Coverage(False, [], judge.name_reason(name, focus), [name])
     if head and pool and any(h.named_as for h in pool):  # found only by a name shared with something else
         return Coverage(False, [], f"No paper in the collection is about {head.strip()}.", [head.strip()])
+    if setting and focus.fact and (lacks := next((n for n in setting if not any(judge.mentions(h, n) for h in pool)),
+                                                  None)):  # "What parameter count ... for GPT-4?"
+        return Coverage(False, [], f"None of the closest abstracts states {FACT_WORDS[focus.fact]} for {lacks}.",
+                        [lacks])
     reason, missing = judge.terms_reason(plan.topic or question, wanted, pool)
     return Coverage(False, [], reason, missing)
 
@@ -246,8 +252,9 @@ def _fact_setting(judge: Judge, focus: Focus, question: str) -> list[str]:
     cue = fact_cue(question) if focus.fact else ""
     if not cue:
         return []
+    # (and what it is a number of: "What parameter count does the collection give for GPT-4?")
     setting = [n for n in focus.names if n in cue or re.search(
-        r"\b(?:on|in)\s+(?:the\s+|an?\s+)?" + re.escape(n) + r"(?!\w)", question)]
+        r"\b(?:on|in|for)\s+(?:the\s+|an?\s+)?" + re.escape(n) + r"(?!\w)", question)]
     setting += [w for w in re.findall(r"(?<![\w-])[a-z]{3,}(?:-[a-z]{3,})+(?![\w-])", cue)
                 if w.split("-")[0] not in _COUNTED_AS]
     for m in _DESCRIBED_DATASET.finditer(question):
@@ -307,8 +314,9 @@ def _comparison(judge: Judge, focus: Focus, plan: QueryPlan, hits: Sequence[Hit]
     # paper's own or in its title (not only central to it), or the side is a description the paper covers well.
     def strong(h: Hit) -> bool:
         f = focus_of(h.side or "", mid_sentence=not plan.query.lstrip(" \"'“‘").startswith(h.side or ""))
-        if f.names:
-            return judge.titled(h, f.names[0])
+        if f.names:  # (or a central name the paper is about as described: "the LSTM sequence-to-sequence result")
+            return judge.titled(h, f.names[0]) or judge.central(h, f.names[0]) and judge.centrality(
+                h, set(f.terms)) >= settings.partial_min_coverage
         return h.named_as is not None or judge.centrality(h, set(f.terms)) >= settings.partial_min_coverage
 
     strong_sides = [h for h in evidence if strong(h)]

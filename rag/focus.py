@@ -21,6 +21,7 @@ _ORIGIN = re.compile(r"\b(?:introduc|propos|invent|originat|first (?:describ|pre
                      r"\b(?:is|are|has|have|contains?|includes?)\s+the\b(?=\s+(?:[\w.^/&-]+\s+){1,5}"
                      r"(?:paper|article|publication)\b(?!\s+(?:say|says|said|show|shows|find|finds|report|reports|"
                      r"claim|claims|use|uses|propose|proposes)\b))", re.I)
+_ORIGINAL_THING = re.compile(r"\bthe\s+original\s+([a-z][\w-]{2,})\s+(?:paper|one|work|article)\b", re.I)
 _SUBJECT_PREFIX = re.compile(
     r"^\s*(?:(?:what|who)\s+(?:is|are|was|were|does|do|did)|how\s+(?:does|do|did|is|are|was|were|can|could|would|has|have)|"
     r"(?:what|which|how\s+many|how\s+much)(?:\s+[\w-]+){1,8}?\s+(?:does|do|did|is|are|was|were|has|have)|"
@@ -73,9 +74,11 @@ FACT_CUES = {
     "dataset": re.compile(r"\b(?:which|what)\s+(?:[\w-]+\s+){0,2}(?:datasets?|benchmarks?|corpus|corpora|data)\b",
                           re.I),
     "number": re.compile(r"\b(?:how\s+(?:many|much|fast|large|big|small|long)|(?:what|which)\s+(?:\w+\s+){0,2}"
-                         r"(?:accuracy|score|error|speed-?up|size|percentage|rate|number|dice|"
+                         r"(?:accuracy|score|error|speed-?up|size|percentage|rate|number|count|dice|"
                          r"perplexity|throughput|latency|recall|precision|" + "|".join(MEASURE_NAMES) +
                          r")|by\s+how\s+much|top-?1|\b(?:the|its|their)\s+(?:[\w-]+\s+){0,2}(?:count|tally)\b|"
+                         # "Does any paper report a BLEU score for ...?"
+                         r"\breports?\s+(?:an?|the|any)\s+(?:[\w'-]+\s+){0,2}(?:score|accuracy|error|perplexity)\b|"
                          # "what did HRM score on ARC-AGI-1?", "what does SLAB get on ImageNet?"
                          r"what\s+(?:did|does|do)\s+(?:\S+\s+){1,4}?(?:score|reach|get|obtain)\s+on)\b", re.I),
 }
@@ -208,6 +211,9 @@ def focus_of(question: str, mid_sentence: bool = False) -> Focus:
         # what was introduced ("the work that proposes drawing a random subset ... on ImageNet")
         before = [n for n in names if 0 <= question.find(n) < cue.start()]
         subj = after[:1] or before[-1:]
+        # "Is the original dropout paper in this collection?": the word between is the name, in any case
+        if not names and (thing := _ORIGINAL_THING.search(question)):
+            names = subj = [thing.group(1)]
     # (a question for a paper names what it measures as a description: "Which paper trains networks in a random
     # subspace ... to measure how many parameters are needed?")
     asks_paper = _ASKS_PAPER.match(question) and not _FACT_AFTER_PAPER.search(question)

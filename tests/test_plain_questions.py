@@ -9,8 +9,8 @@ from rag.facts import states_asked, states_fact
 from rag.focus import focus_of
 from rag.followup import asks_back, dangling, refers_back, resolve, without_lead_in
 from rag.plan import split_sides
-from rag.spelling import case_forms, restore_case
-from rag.text import content_terms, name_tokens, words
+from rag.spelling import case_forms, fix_typos, restore_case
+from rag.text import content_terms, light, name_tokens, words
 
 
 def cited(ans) -> list[str]:
@@ -261,3 +261,38 @@ def test_a_benchmark_no_abstract_names_typed_in_lowercase_has_no_results_here(en
     ans = engine.ask("is there a segmentation paper in here that reports results on cityscapes?")
     assert ans.abstained and ans.reason == "No abstract in the collection mentions “cityscapes”."
     assert not engine.ask("which paper reports results on imagenet with a pruned resnet?").abstained
+
+
+# --- a statistician's and a policy analyst's questions (dev halves of two more unseen sets) -----------------------
+def test_fix_typos__an_inflected_english_word_is_no_slip():
+    vocabulary = frozenset(light(w) for w in ("closed", "voices", "transformer"))
+    assert fix_typos("detecting cloned voices", vocabulary, lambda w: True) == "detecting cloned voices"
+    assert fix_typos("a tranformer model", vocabulary, lambda w: True) == "a transformer model"
+
+
+def test_what_work_here_is_about_x_is_a_topic(engine):
+    ans = engine.ask("What work here is about recommender systems or predicting ad click-through?")
+    assert not ans.abstained and "Deep Interest Network for Click-Through Rate Prediction" in cited(ans)
+
+
+def test_a_number_for_a_name_needs_a_paper_that_names_it(engine):
+    ans = engine.ask("What parameter count does the collection give for GPT-4?")
+    assert ans.abstained and ans.reason == "None of the closest abstracts states this number for GPT-4."
+    ans = engine.ask("Does any paper report a BLEU score for WMT'14 English-to-German translation?")
+    assert ans.abstained  # the LSTM paper reports English to French only
+
+
+def test_a_side_named_with_its_owner_and_a_central_name_described(engine):
+    ans = engine.ask("How does the LSTM sequence-to-sequence translation result compare with Google's GNMT "
+                     "production system?")
+    assert not ans.abstained and cited(ans) == ["Sequence to Sequence Learning with Neural Networks"]
+    assert "No abstract in the collection mentions GNMT." in ans.reason
+    # an owner of a description is the thing itself
+    assert engine.ask("How does Mamba's throughput compare with transformers at long context?").reason == \
+        "No abstract in the collection mentions Mamba."
+
+
+def test_the_original_x_paper_names_x_in_any_case(engine):
+    ans = engine.ask("Is the original dropout paper in this collection - the one that randomly deletes hidden "
+                     "units during fitting to prevent co-adaptation?")
+    assert ans.abstained and ans.reason.startswith("No paper in the collection introduces dropout;")
