@@ -32,7 +32,9 @@ _SUBJECT_PREFIX = re.compile(
     r"experiments?|evaluations?|anything)\s+"
     r"(?:(?:here|in\s+the\s+collection)\s+)?"
     r"(?:on|about|into|regarding)|"
-    r"(?:is|are)\s+there\s+(?:any\s+)?evidence\s+(?:(?:here|in\s+here|in\s+the\s+collection)\s+)?(?:that|of|for|on|about))"
+    r"(?:is|are)\s+there\s+(?:any\s+)?evidence\s+(?:(?:here|in\s+here|in\s+the\s+collection)\s+)?(?:that|of|for|on|about)|"
+    # "Does the collection include the Lion optimizer ...?": whether it has the thing
+    r"(?:does|do)\s+(?:the|this)\s+collection\s+(?:include|contain|have|cover|hold))"
     r"\s+(?:(?:the|an?|original|first|new|proposed)\s+)*", re.I)
 # "Can SparseGPT prune ...?", "does chain-of-thought prompting help ...?": the subject follows the auxiliary
 _YES_NO = re.compile(r"^\s*(?:can|could|does|do|did|is|are|was|were|will|would|has|have)\s+"

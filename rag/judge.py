@@ -261,7 +261,9 @@ class Judge:
         """The words a question without a named subject is about, when the collection has them as a phrase of at
         least two content words ("elastic weight consolidation"); else None (a paraphrase's own words)."""
         phrase = re.sub(r"^(?:the|an?)\s+", "", focus.subject_phrase or "", flags=re.I)
-        if focus.subjects or focus.bare or len(content_terms(phrase)) < 2 or not self.papers_mentioning(phrase):
+        # (what a question asks the origin of must be what the paper is about, however the collection words it)
+        if focus.subjects or focus.bare or len(content_terms(phrase)) < 2 or not (
+                focus.origin or self.papers_mentioning(phrase)):
             return None
         return phrase
 

@@ -296,3 +296,17 @@ def test_the_original_x_paper_names_x_in_any_case(engine):
     ans = engine.ask("Is the original dropout paper in this collection - the one that randomly deletes hidden "
                      "units during fitting to prevent co-adaptation?")
     assert ans.abstained and ans.reason.startswith("No paper in the collection introduces dropout;")
+
+
+def test_does_the_collection_include_x_asks_about_x(engine):
+    ans = engine.ask("Does the collection include the Lion optimizer that Google discovered through symbolic "
+                     "program search?")
+    assert ans.abstained and ans.reason == "No abstract in the collection mentions Lion."
+
+
+def test_the_origin_of_a_described_thing_needs_a_paper_about_it(engine):
+    # the shortcut-learning paper shares "deep", "learning", "shortcut", but is not about residual learning
+    assert engine.ask("Which paper proposed the original deep residual learning framework with identity shortcut "
+                      "connections?").abstained
+    assert cited(engine.ask("Which paper introduced pointer networks for combinatorial problems?"))[0] == \
+        "Pointer Networks"
