@@ -75,6 +75,11 @@ _SPLITTERS: list[tuple[re.Pattern[str], bool]] = [
                 re.I), True),
     (re.compile(r"how\s+(?:is|are|was|were)\s+(?P<a>.+?)\s+(?:different\s+from|similar\s+to|related\s+to)\s+(?P<b>.+)$",
                 re.I), True),
+    # "What does the MoE paper claim about cost, and how does that compare with the paper arguing ...?": "that" is
+    # what the first clause asked about
+    (re.compile(r"^(?:what|which)\s+(?:\w+\s+)?(?:does|do|did|is|are)\s+(?P<a>.+?)\s+(?:claim|say|report|show|find|"
+                r"achieve|get|propose|use|reach)\b[^?]*?,?\s+and\s+how\s+(?:does|do|did|is|would)\s+(?:that|it|this)\s+"
+                r"(?:compare|differ|relate)\s+(?:with|to|from)\s+(?P<b>.+)$", re.I), True),
     (re.compile(r"how\s+(?:does|do|did)\s+(?P<a>.+?)\s+(?:differ\s+from|build\s+(?:on|upon)|improve\s+(?:on|upon|over)|"
                 r"relate\s+to|compare\s+(?:to|with))\s+(?P<b>.+)$", re.I), True),
     # "Two PFN papers here: the original '...' one and the learning-curve one. What speedups does each claim?"
@@ -103,6 +108,7 @@ _SPLITTERS: list[tuple[re.Pattern[str], bool]] = [
 _SIDE_TRIM = re.compile(r"^(?:the\s+|a\s+|an\s+|paper\s+on\s+|papers?\s+|approach\s+of\s+|one\s+(?:about|on)\s+|"
                         # "the one saying infinitely wide nets can't learn features": what it says
                         r"one\s+(?:saying|claiming|showing|arguing|proving|finding)\s+(?:that\s+)?|"
+                        r"(?:saying|claiming|arguing)\s+that\s+|"
                         # "the later claim that good subnetworks exist ...": what is claimed describes the paper
                         r"(?:(?:later|earlier|recent|other|second|first)\s+)?(?:claim|idea|finding|observation|"
                         r"argument|proposal|suggestion)\s+that\s+|"
@@ -128,6 +134,7 @@ _OXFORD_SPLIT = re.compile(r",\s*(?:and\s+)?|\s+(?:vs\.?|versus)\s+", re.I)  # t
 _CHAIN_SPLIT = re.compile(r"\s+(?:vs\.?|versus)\s+", re.I)
 _PRONOUN_SIDE = re.compile(r"^(?:their|its|his|her|these|those|them|they|it)\b", re.I)
 # A list item that is a clause about the item before it ("the Lion optimizer, discovered by program search").
+_PARENS = re.compile(r"\([^()]*\)")
 _IN_ONE_PAPER = re.compile(r"\s(?:in|from|according\s+to)\s+(?:the|this|that|their)\s+(?:[\w'-]+\s+){0,5}"
                            r"(?:paper|work|study|abstract|article)$", re.I)
 _CLAUSE_ITEM = re.compile(r"^(?:[a-z]+ed|[a-z]+ing|which|that|who|where|when|by|with|from|using|as)\b")
@@ -177,7 +184,13 @@ def plan_query(query: str, names: AliasIndex) -> QueryPlan:
 def _list_items(part: str, listed: bool = False) -> list[str]:
     """"A, B, and C" → A, B, C; "A, B and C" too. With a comma before the last "and", an "and" inside an item
     stays ("the variant that mixes tokens vertically and horizontally, and the study of ..."). `listed`: the part
-    is the rest of a list ("B and C"), so its "and" separates items even without a comma."""
+    is the rest of a list ("B and C"), so its "and" separates items even without a comma. A parenthesis is an
+    item's aside ("the neuron-matching approach (bipartite matching, sparse prediction)"), never split."""
+    hidden = _PARENS.sub(lambda m: m.group(0).replace(",", "\x00").replace(" and ", "\x01"), part)
+    return [x.replace("\x00", ",").replace("\x01", " and ") for x in _split_items(hidden, listed)]
+
+
+def _split_items(part: str, listed: bool) -> list[str]:
     if "," not in part and listed:
         return [x for x in _LIST_SPLIT.split(part) if x.strip()]
     if "," not in part:

@@ -310,3 +310,13 @@ def test_the_origin_of_a_described_thing_needs_a_paper_about_it(engine):
                       "connections?").abstained
     assert cited(engine.ask("Which paper introduced pointer networks for combinatorial problems?"))[0] == \
         "Pointer Networks"
+
+
+def test_split_sides__a_parenthesis_is_an_aside_and_that_is_the_first_clauses_subject():
+    assert split_sides("how does the neuron-matching approach (bipartite matching, sparse prediction, spectral "
+                       "clustering) compare with the singular-vector-plus-canonical-correlation method?") == [
+        "neuron-matching approach (bipartite matching, sparse prediction, spectral clustering)",
+        "singular-vector-plus-canonical-correlation method"]
+    assert split_sides("What does the mixture-of-experts paper claim about inference cost, and how does that compare "
+                       "with the paper arguing that experts pay off for small language models?") == [
+        "mixture-of-experts paper", "experts pay off for small language models"]
