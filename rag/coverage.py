@@ -317,8 +317,8 @@ def _comparison(judge: Judge, focus: Focus, plan: QueryPlan, hits: Sequence[Hit]
     def strong(h: Hit) -> bool:
         f = focus_of(h.side or "", mid_sentence=not plan.query.lstrip(" \"'“‘").startswith(h.side or ""))
         if f.names:  # (or a central name the paper is about as described: "the LSTM sequence-to-sequence result")
-            return judge.titled(h, f.names[0]) or judge.central(h, f.names[0]) and judge.centrality(
-                h, set(f.terms)) >= settings.partial_min_coverage
+            return judge.titled(h, f.names[0]) or (judge.central(h, f.names[0]) and judge.centrality(
+                h, set(f.terms)) >= settings.partial_min_coverage)
         return h.named_as is not None or judge.centrality(h, set(f.terms)) >= settings.partial_min_coverage
 
     strong_sides = [h for h in evidence if strong(h)]

@@ -40,6 +40,7 @@ _MAGNITUDES = {"k", "m", "b", "t", "thousand", "million", "billion", "trillion"}
 # a model's version and size in its name: "Llama 2 70B", "Mixtral 8x7B"
 _VERSION = re.compile(r"[1-9](?:\.\d)?")
 _SIZE_NAME = re.compile(r"\d+(?:\.\d+)?[BM]|\d+x\d+[BM]")
+# (not _SIZE_ASKED, which has "tokens" and "how many": "how many training tokens" asks no model's size)
 _MODEL_SIZE_ASKED = re.compile(r"\b(?:parameters?|params?|size|sizes|big|bigger|large|largest|small|smallest|"
                                r"billion|million)\b", re.I)
 # a measure of its own just before a number: "a context size of", "a window length of up to"

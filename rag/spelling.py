@@ -5,7 +5,6 @@ collection's own spellings, which no spelling library knows."""
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -19,23 +18,23 @@ from .text import CONTENT_STOPWORDS, WRITTEN_WORD, common_english, is_coined, kn
 MAX_LOWERCASE_SHARE = 0.25
 # "llama 2" typed for "Llama 2": a capitalised word and a version or size, written so at least this often
 MIN_VERSIONED_USES = 2
-_VERSIONED = re.compile(r"(?<![\w.-])([A-Z][a-z]{2,})\s(\d[\w.]*)(?<!\.)(?![\w-])")
+_VERSIONED = re.compile(r"(?<![\w.-])([A-Za-z][a-z]{2,})\s(\d[\w.]*)(?<!\.)(?![\w-])")  # as written, any case
 _NUMBERED_NOUNS = {"table", "figure", "section", "appendix", "chapter", "step", "stage", "phase", "level", "type",
                    "version", "round", "task", "experiment", "theorem", "lemma", "equation", "eq", "fig", "part"}
 
 
 def case_forms(texts: Iterable[str]) -> dict[str, str]:
     """Lowercase word → how the collection writes it, for coined names it (almost) never writes in lowercase:
-    "alexnet" → "AlexNet", "nasnet" → "NASNet". Words it also writes in lowercase ("clip", also "CLIP") and
-    English words ("arm", also "ARM") are left out."""
+    "alexnet" → "AlexNet", "nasnet" → "NASNet", and a name with its version ("llama 2" → "Llama 2"). Words it
+    also writes in lowercase ("clip", also "CLIP") and English words ("arm", also "ARM") are left out."""
     seen: dict[str, Counter[str]] = {}
-    texts, texts2 = itertools.tee(texts)
+    texts = list(texts)
     for text in texts:
         for m in WRITTEN_WORD.finditer(text):
             for part in re.sub(r"['’]s$", "", m.group(0)).split("-"):
                 if sum(c.isalpha() for c in part) >= 3:
                     seen.setdefault(part.lower(), Counter())[part] += 1
-    for text in texts2:
+    for text in texts:
         for m in _VERSIONED.finditer(text):  # "Llama 2", "Mistral 7B": a name with its version or size
             if m.group(1).lower() not in _NUMBERED_NOUNS:
                 seen.setdefault(m.group(0).lower(), Counter())[m.group(0)] += 1
