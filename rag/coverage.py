@@ -123,10 +123,11 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
     min_cov = settings.topic_min_coverage if plan.kind == "topic" else settings.min_coverage
     pool = hits if plan.kind == "topic" else hits[: settings.evidence_top]
     if plan.kind == "lookup" and (thing := judge.described_subject(focus)):
-        if not any(judge.about_phrase(h, thing) for h in pool):  # "In elastic weight consolidation, how ...?"
+        about = [h for h in pool if judge.about_phrase(h, thing)]
+        if not about:  # "In elastic weight consolidation, how ...?"
             return Coverage(False, [], judge.name_reason(thing, focus), [thing])
         if focus.origin:  # what a paper introduced is what it is about
-            pool = [h for h in pool if judge.about_phrase(h, thing)]
+            pool = about
     # Names the evidence must have: what the question is about, and the names of a topic itself ("papers that use
     # BERT"). Other names are details of a description ("... rumours on Twitter"): they count as rare terms.
     head = topic_head(plan.topic) if plan.kind == "topic" and plan.topic else ""

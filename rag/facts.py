@@ -87,21 +87,23 @@ def _without_enumeration(sentence: str) -> str:
     return _MARKS.sub(drop, sentence)
 
 
-def _counts_other(sentence: str, counted: set[str], given: set[str], question: str) -> bool:
+def _counts_other(sentence: str, counted: set[str], given: set[str], question_terms: set[str],
+                  names_count: bool) -> bool:
     """Every number of the sentence (other than those the question gives) counts something other than `counted`:
     in "We train a single 128-layer Transformer on over 100 languages" the numbers are of layers and languages,
     not of accelerators, and "84.4%" or "3x" counts nothing. A number followed by no plain noun ("8 A100 GPUs"
-    when GPUs are counted, a number at the end of the sentence) may be the one asked for."""
+    when GPUs are counted, a number at the end of the sentence) may be the one asked for. `names_count`: a
+    number in a model's name ("Llama 2 70B") may be the answer, as when the question asks a model's size."""
     text = _without_enumeration(sentence)
     for m in _COUNTED.finditer(text):
         if m.group(1).rstrip(",.") in given:
             continue
         # "trained with a context size of 32k tokens": the number is the context size, not how many tokens of
         # training data, unless the question asks for that measure ("how many tokens of context ...?")
-        if (measure := _MEASURE_OF.search(text[: m.start()])) and not _terms(measure.group(0)) & _terms(question):
+        if (measure := _MEASURE_OF.search(text[: m.start()])) and not _terms(measure.group(0)) & question_terms:
             continue
         # "Llama 2 70B", "Mixtral 8x7B": a model's name, unless its size is what is asked
-        if not _MODEL_SIZE_ASKED.search(question) and _names_version(text[: m.start()], text[m.start():]):
+        if not names_count and _names_version(text[: m.start()], text[m.start():]):
             continue
         words = [w for w in m.group(2).replace("-", " ").split() if w.lower() not in _MAGNITUDES]
         first = words[0] if words else ""
@@ -165,7 +167,8 @@ def states_asked(abstract: str, question: str, fact: str, own_names: Iterable[st
     # "How many accelerators ...?" is counted in accelerators: a sentence with a number of layers or languages is
     # not the answer ("128-layer" counts layers; the counted noun is matched by its stem)
     if (many := _HOW_MANY.search(question)) and (counted := _terms(many.group(1)) - _terms(" ".join(own_names))):
-        sentences = [s for s in sentences if not _counts_other(s, counted, given, question)]
+        question_terms, names_count = _terms(question), bool(_MODEL_SIZE_ASKED.search(question))
+        sentences = [s for s in sentences if not _counts_other(s, counted, given, question_terms, names_count)]
     # the number is one the question does not give itself ("... for the 1.1B Llama model?"), and not a model size
     # unless a size is asked
     sizes_asked = bool(_SIZE_ASKED.search(question))

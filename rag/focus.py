@@ -215,7 +215,7 @@ def focus_of(question: str, mid_sentence: bool = False) -> Focus:
         subj = after[:1] or before[-1:]
         # "Is the original dropout paper in this collection?": the word between is the name, in any case
         if not names and (thing := _ORIGINAL_THING.search(question)):
-            names = subj = [thing.group(1)]
+            names, subj = [thing.group(1)], [thing.group(1)]
     # (a question for a paper names what it measures as a description: "Which paper trains networks in a random
     # subspace ... to measure how many parameters are needed?")
     asks_paper = _ASKS_PAPER.match(question) and not _FACT_AFTER_PAPER.search(question)

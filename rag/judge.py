@@ -223,10 +223,10 @@ class Judge:
         for which one of the question's names is central."""
         for name in required:
             if focus.origin:
-                ok = self.introduces_by_title(h, name) and not (self.cites_as_prior(h, name)
-                                                   and not self.own_name(h, name, by_title=False)) \
-                    and not self.names_a_variant(h, name) or (
-                        name in focus.quoted and self.quoted_from_memory(h, name, title_only=True))
+                ok = (self.introduces_by_title(h, name) and not (self.cites_as_prior(h, name)
+                                                    and not self.own_name(h, name, by_title=False))
+                      and not self.names_a_variant(h, name)) or (
+                    name in focus.quoted and self.quoted_from_memory(h, name, title_only=True))
             elif side:
                 ok = self.central(h, name)
             else:
