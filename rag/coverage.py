@@ -38,6 +38,7 @@ from .text import (
     is_coined,
     name_tokens,
     stem,
+    topic_aside,
     topic_head,
 )
 from .text import words as words_of
@@ -55,8 +56,10 @@ _DESCRIBED_DATASET = re.compile(r"\b(?:on|in|using)\s+(?:the\s+)?((?:[\w-]+\s+){
                                 r"corpus|corpora|tasks?|splits?)\b", re.I)
 # the first word of a compound that says how a measure is taken, not on what: "per-case", "zero-shot", "top-k"
 _COUNTED_AS = {"per", "non", "zero", "few", "one", "all", "test", "top", "end", "average", "mean"}
-# (and the owner of a name: "Google's GNMT"; not of a description: "Mamba's throughput")
-_SIDE_QUALIFIER = re.compile(r"^(?:(?:the|an?)\s+)?(?-i:[A-Z][\w-]*['’]s\s+(?=[A-Z]))?(?:(?:plain|vanilla|standard|"
+# (and the owner of a name: "Google's GNMT"; not of a description: "Mamba's throughput"; authors own either:
+# "Jacot et al.'s NTK", "Yang & Hu's infinite-width limit")
+_SIDE_QUALIFIER = re.compile(r"^(?:(?:the|an?)\s+)?(?-i:[A-Z][\w-]*['’]s\s+(?=[A-Z])|"
+                             r"[A-Z][\w-]*\s+(?:et\s+al\.?|(?:&|and)\s+[A-Z][\w-]*)['’]s\s+)?(?:(?:plain|vanilla|standard|"
                              r"classic(?:al)?|basic|simple|regular|traditional|conventional|usual|original|good\s+old)"
                              r"\s+)?", re.I)
 SUBJECT_HEAD_WORDS = 2  # "speculative decoding", "the LAMB": the words a subject phrase is about
@@ -108,7 +111,7 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
     # (Of a subject phrase only its first words: "graph neural networks cope with ..." ends in its verb.)
     # (a topic up to its first preposition: "detecting rumours | on Twitter at an early stage")
     about = _SETTING.split(topic_head(plan.topic), 1)[0] if plan.kind == "topic" and plan.topic else \
-        " ".join((focus.subject_phrase or "").split()[:SUBJECT_HEAD_WORDS])
+        " ".join(_head_words(focus.subject_phrase or "", judge))
     # "tokenization or byte-pair encoding", "anomaly / defect detection": one alternative the collection has is
     # enough.
     alternatives = [a for a in _ALTERNATIVES.split(about) if a.strip()] if about else []
@@ -151,6 +154,9 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
     required = list(dict.fromkeys([*focus.subjects, *focus.quoted, *present,
                                    *(n for n in focus.names if head and n in head and not where_or_how(n))]))
     alts = ([a for a in _ALTERNATIVES.split(head) if content_terms(a)] or [head]) if head else []
+    # (and the name the asker gives it after the head: "storing numbers in fewer bits, quantization, ...")
+    if head and (aside := topic_aside(plan.topic or "")) and not judge.unknown_terms(aside):
+        alts.append(aside)
     # "recommender systems or predicting whether a user will click on an ad": a paper covers one alternative's
     # words (and the rest of the question's), not the words of both
     wanted_ways = [wanted] if len(alts) < 2 else [
@@ -176,7 +182,10 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
                 # embeddings" is about Matryoshka embeddings, though "nested" is rarer)
                 named = {t for t in content_terms(" ".join(w for w in alt.split() if w[:1].isupper()))
                          if judge.state.doc_freq.get(t, 0)}
-                rarest = judge.rarest(named or alt_terms)
+                # (else of its technical words: "treat llms like neurons" is about LLMs, though "treat" is rarer)
+                technical = {t for t in content_terms(" ".join(w for w in alt.split() if not common_english(w)))
+                             if judge.state.doc_freq.get(t, 0)}
+                rarest = judge.rarest(named or technical or alt_terms)
                 if judge.centrality(h, alt_terms) >= min_cov and (not rarest or rarest & judge.central_terms(h)):
                     return True
             return False
@@ -245,6 +254,16 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
                         [lacks])
     reason, missing = judge.terms_reason(plan.topic or question, wanted, pool)
     return Coverage(False, [], reason, missing)
+
+
+def _head_words(phrase: str, judge: Judge) -> list[str]:
+    """The words a subject phrase is about: its first ones, past everyday adverbs and the everyday verbs no abstract
+    uses ("automatically catching faked | face videos", "robots grabbing | see-through objects"): a plain verb the
+    collection never uses is the asker's wording, not a sign that what it acts on is absent (an adjective is part
+    of the thing: "speculative decoding")."""
+    kept = [w for w in phrase.split() if not (common_english(w) and re.fullmatch(r"[a-z]+(?:ly|ing|ed)", w) and (
+        w.endswith("ly") or judge.unknown_terms(w)))]
+    return kept[:SUBJECT_HEAD_WORDS]
 
 
 def _fact_setting(judge: Judge, focus: Focus, question: str) -> list[str]:

@@ -249,13 +249,21 @@ def resolve(question: str, history: Sequence[dict[str, str]] | None, aliases: Al
 
 # A conversational lead-in before a dash or colon: "ok switching gears —", "Something else:", "Different question -".
 _LEAD_IN = re.compile(r"^\s*([^—–:?]{1,40}?)\s*(?:—|–|:|\s-\s)\s*(?=\S)")
+# ... or before a comma, only when it is all about the subject changing: "unrelated, but which paper ...?",
+# "On a different note, ..." (not "For a different task, ...")
+_COMMA_LEAD_IN = re.compile(
+    r"^\s*((?:(?:ok(?:ay)?|so|and|now|also|anyway)\s+)*(?:(?:totally|completely|somewhat)\s+)?(?:unrelated|separately|"
+    r"moving\s+on|switching\s+(?:gears|topics?)|changing\s+(?:the\s+)?(?:subject|topics?)|something\s+(?:else|different)|"
+    r"(?:(?:a|an|on\s+an?)\s+)?(?:different|another|new|separate|unrelated|other)\s+(?:question|topic|note|thing|story|"
+    r"subject)))\s*,\s*(?:(?:but|and|so)\s+)?(?=\S)", re.I)
 _ASKS = re.compile(r"(?:what|which|how|why|who|where|when|is|are|was|were|does|do|did|can|could|has|have|any|"
                    r"anything|tell|explain|describe|compare|find|show|"
                    r"someone|somebody|people|i|i've|i'm)\b", re.I)  # "someone said ...", "I read about ..."
 LEAD_WORDS, NEW_TOPIC_LEAD_WORDS = 4, 6  # longest lead-in, and one that says the subject changes
 # A lead-in that says the subject changes ("Moving on:", "Switching gears -"): what follows is no follow-up,
 # even when it opens like one ("what about ...")
-_NEW_TOPIC = re.compile(r"\b(?:moving|switching|unrelated|different|another|new|else|changing|separately)\b", re.I)
+_NEW_TOPIC = re.compile(r"\b(?:moving|switching|unrelated|different|another|new|else|changing|separately|separate|"
+                        r"story|now\s+something)\b", re.I)
 
 
 # Where to look and how to ask, not what is asked: "According to the collection, which papers ...?", "Could you
@@ -287,6 +295,7 @@ def without_lead_in(question: str) -> str:
     if scoped != question and len(scoped.split()) >= 2:
         question = scoped[0].upper() + scoped[1:]
     m = _LEAD_IN.match(question)
+    m = m or _COMMA_LEAD_IN.match(question)
     if not m:
         return question
     lead, rest = m.group(1), question[m.end():]
@@ -296,7 +305,11 @@ def without_lead_in(question: str) -> str:
     longest = NEW_TOPIC_LEAD_WORDS if _NEW_TOPIC.search(lead) else LEAD_WORDS
     if not words or len(lead.split()) > longest or not _ASKS.match(rest) or continues or len(rest.split()) < 3:
         return question
-    if any(is_coined(w) or not (w.lower() in CONTENT_STOPWORDS or common_english(w) or len(w) <= 3) for w in words):
+    # (a lead-in that says the subject changes may set the scene in a lowercase word: "for a robotics story:";
+    # a name in it is what the question is about)
+    new_topic = bool(_NEW_TOPIC.search(lead))
+    if any(is_coined(w) or not (w.lower() in CONTENT_STOPWORDS or common_english(w) or len(w) <= 3
+                                or new_topic and w.islower()) for w in words):
         return question
     return rest[0].upper() + rest[1:]
 

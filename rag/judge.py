@@ -390,7 +390,7 @@ class Judge:
     def terms_reason(self, question: str, wanted: set[str], hits: Sequence[Hit]) -> tuple[str, list[str]]:
         have = set().union(*(self.paper_terms(h) for h in hits[:3])) if hits else set()
         missing = sorted(wanted - have, key=lambda t: (-self.idf(t), t))[:4]  # ties by name: the same reason every run
-        words = [w for w in dict.fromkeys(question.replace("?", " ").split())
+        words = [w for w in dict.fromkeys(re.findall(r"[\w’'+.-]*\w", question))
                  if content_terms(w) & set(missing)]
         if words:
             listed = ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else words[0]

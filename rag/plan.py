@@ -27,11 +27,22 @@ _TOPIC = re.compile(
     r"(?:\s+in\s+the\s+collection)?\s*(?:(?:that|which)\s+)?(?:(?:try|tries|aim|aims|attempt|attempts|seek|seeks)\s+to\s+)?"
     # "whose method or analysis centres on X"
     r"(?:whose\s+(?:[\w-]+\s+){1,4}?(?:centres|centers|focuses|is\s+based|rests|relies|is)\s+(?:on|upon)\s+)?"
+    # (an adverb may come first, "look specifically at", and the verb may be a participle, "papers using X")
+    r"(?:(?:specifically|mainly|mostly|primarily|directly|explicitly|actually|really)\s+)?"
     r"(?:study|studies|address|addresses|are\s+about|discuss|investigate|tackle|propose|use|apply|deal\s+with|"
     r"build\s+(?:on|upon)|extend|rely\s+on|cent(?:re|er)\s+on|revolve\s+around|"
-    r"focus\s+on|work\s+on|look\s+at|on|about|concern|cover|mention|consider|explore|examine|analy[sz]e|explain|"
+    r"focus\s+on|work\s+(?:on|with)|look\s+(?:(?:specifically|closely|mainly)\s+)?(?:at|into)|"
+    r"ask(?=\s+(?:whether|if|how|why|what)\b)|"
+    r"(?:us|apply|study|propos|address|explor|examin|investigat|tackl|discuss|cover|analy[sz])ing|"
+    r"(?:dealing\s+with|focusing\s+on|working\s+(?:on|with)|looking\s+(?:at|into)|building\s+(?:on|upon))|"
+    r"on|about|concern|cover|mention|consider|explore|examine|analy[sz]e|explain|"
     r"understand|model|predict|improve|measure)?\s*",
     re.I)
+# What a topic is not, set off by a comma or parentheses: "spiking neural networks (the neuromorphic kind, not
+# sparse nets)", "pruning, not quantization": the asker rules it out, so its words are none the papers need
+_NEGATED_ASIDE = re.compile(r"\s*\([^()]*\b(?:not|rather\s+than|as\s+opposed\s+to|instead\s+of)\s[^()]*\)|"
+                            r",\s*(?:but\s+|and\s+)?(?:not|rather\s+than|as\s+opposed\s+to|instead\s+of)\s[^,;()?]*",
+                            re.I)
 # "the key disagreement between A and B": a comparison, with its sides after "between"
 _BETWEEN = (r"(?:diffs?|differences?|distinctions?|disagreements?|contrasts?|similarit(?:y|ies)|relationship|"
             r"connections?)\s+between")
@@ -162,7 +173,7 @@ def plan_query(query: str, names: AliasIndex) -> QueryPlan:
     named = tuple(names.find(query))
     m = _TOPIC.match(query)
     if m and m.end() < len(query) and not _EXPLICIT_COMPARE.search(query):
-        topic = _SIDE_TRIM.sub("", query[m.end():]).strip()
+        topic = _NEGATED_ASIDE.sub("", _SIDE_TRIM.sub("", query[m.end():])).strip()
         if topic:
             return QueryPlan("topic", query, topic=topic, named=named)
     distinct = list(dict.fromkeys(n.paper_id for n in named))

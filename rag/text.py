@@ -177,7 +177,9 @@ def common_english(word: str) -> bool:
     """Is this an everyday English word ("shrink", "spots", "speculative") rather than a technical term or a
     coined name ("watermarking", "tokenization", "WaveNet", which the WordPiece vocabulary splits)?"""
     w = word.lower()
-    return w in _english_words() or light(w) in _english_words()
+    # (and "-d" / "-s" after a silent e, which light() keeps for short stems: "faked", "skates")
+    return w in _english_words() or light(w) in _english_words() or (
+        w.endswith(("ed", "es")) and len(w) >= 5 and w[:-1] in _english_words())
 
 
 _NAME_TOKEN = re.compile(r"[a-z0-9]+")
@@ -366,6 +368,23 @@ _HEAD_END = re.compile(r",|\(|;|\s(?:where|which|that|i\.e\.|e\.g\.|such\s+as|li
 
 _MODIFIER_TAIL = re.compile(r"-(?:style|like|based|type|wise|level|aware|free|oriented|driven|related|inspired)\b",
                             re.I)
+
+
+# A short phrase set off right after a topic's head that renames it: "storing a network's numbers in fewer bits,
+# quantization, to make it smaller", "..., i.e. quantization"
+_RENAMED = re.compile(r"^\s*(?:,(?:\s*(?:i\.e\.|that\s+is|aka),?)?|;|\s(?:i\.e\.|that\s+is|aka|a\.k\.a\.),?)\s*"
+                      r"([A-Za-z][\w-]*(?:\s+[A-Za-z][\w-]*){0,2}?)"
+                      r"\s*(?:[,;)?.]|$|\s(?:to|for|in|so|that|which|where|and\s+(?:how|what|why|which))\b)", re.I)
+
+
+def topic_aside(topic: str) -> str | None:
+    """What a topic is called right after its head, if the asker names it ("..., quantization, ..."): a second way
+    to say the topic, for a paper to be about."""
+    m = _HEAD_END.search(topic)
+    r = _RENAMED.match(topic[m.start():]) if m else None
+    if not r or not content_terms(r.group(1)) or r.group(1).split()[0].lower() in CONTENT_STOPWORDS:
+        return None
+    return r.group(1)
 
 
 def topic_head(topic: str) -> str:

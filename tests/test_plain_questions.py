@@ -320,3 +320,66 @@ def test_split_sides__a_parenthesis_is_an_aside_and_that_is_the_first_clauses_su
     assert split_sides("What does the mixture-of-experts paper claim about inference cost, and how does that compare "
                        "with the paper arguing that experts pay off for small language models?") == [
         "mixture-of-experts paper", "experts pay off for small language models"]
+
+
+# --- from the dev halves of sets X, Y, Z and AA (issue 15) ----------------------------------------------------------
+def test_without_lead_in__a_comma_lead_in_only_when_it_is_all_about_changing_the_subject():
+    assert without_lead_in("unrelated, but which paper argues tanh units differ?") == \
+        "Which paper argues tanh units differ?"
+    assert without_lead_in("On a different note, which papers use BERT?") == "Which papers use BERT?"
+    assert without_lead_in("For a different task, which paper uses X?") == "For a different task, which paper uses X?"
+    # a lead-in that says the subject changes may set the scene in a lowercase word
+    assert without_lead_in("Now something for a robotics story: is there a paper on grasping?") == \
+        "Is there a paper on grasping?"
+    assert without_lead_in("ResMLP, how does it work?") == "ResMLP, how does it work?"
+
+
+def test_topic__participles_adverbs_and_what_the_asker_rules_out():
+    from rag.plan import plan_query
+    names = AliasIndex.build([])
+    assert plan_query("Which papers work with spiking neural networks (the neuromorphic kind, not sparse nets)?",
+                      names).topic == "spiking neural networks"
+    assert plan_query("papers using evolutionary search?", names).topic == "evolutionary search"
+    assert plan_query("Which papers look specifically at the role of attention?", names).topic == \
+        "role of attention"
+    assert plan_query("papers on pruning, not quantization", names).topic == "pruning"
+    assert plan_query("papers that do not use attention", names).topic == "do not use attention"
+
+
+def test_topic_aside_and_silent_e_inflections():
+    from rag.text import common_english, topic_aside
+    assert topic_aside("storing a network's numbers in fewer bits, quantization, to make it smaller") == "quantization"
+    assert topic_aside("model compression, i.e. pruning") == "pruning"
+    assert topic_aside("grokking, where generalization arrives late") is None
+    assert common_english("faked") and not common_english("tokenization")
+
+
+def test_plain_words_no_abstract_uses_do_not_hide_the_subject(engine):
+    ans = engine.ask("Separate story now: is there a paper about automatically catching faked face videos, like "
+                     "deepfakes?")
+    assert not ans.abstained and cited(ans)[0] == "MesoNet: a Compact Facial Video Forgery Detection Network"
+    ans = engine.ask("Now something for a robotics story: is there a paper on robots grabbing see-through or shiny "
+                     "objects that normal depth cameras struggle with?")
+    assert cited(ans)[0].startswith("ASGrasp: Generalizable Transparent Object Reconstruction")
+    assert engine.ask("Is there a paper about knitting sweaters?").abstained
+
+
+def test_topics_by_their_technical_word_and_their_second_name(engine):
+    ans = engine.ask("Which papers work with spiking neural networks (the neuromorphic kind, not sparse nets)?")
+    assert {"Evolving Spiking Neural Networks to Mimic PID Control for Autonomous Blimps",
+            "Learning Delays in Spiking Neural Networks using Dilated Convolutions with Learnable Spacings"} <= \
+        set(cited(ans))
+    ans = engine.ask("papers that treat llms like neurons or layers of a bigger network (stacked prompts, agents as "
+                     "nodes)?")
+    assert "Agentic Neural Networks: Self-Evolving Multi-Agent Systems via Textual Backpropagation" in cited(ans)
+    ans = engine.ask("Which papers are about storing a network's numbers in fewer bits, quantization, to make it "
+                     "smaller and faster?")
+    assert "SplitQuant: Layer Splitting for Low-Bit Neural Network Quantization" in cited(ans)
+    assert engine.ask("Which papers study protein folding, i.e. AlphaFold?").abstained
+
+
+def test_a_side_owned_by_its_authors(engine):
+    ans = engine.ask("Jacot et al.'s NTK vs Yang & Hu's infinite-width feature-learning limit: what's the core "
+                     "disagreement about whether infinite width kills feature learning?")
+    assert {"Neural Tangent Kernel: Convergence and Generalization in Neural Networks",
+            "Feature Learning in Infinite-Width Neural Networks"} <= set(cited(ans))
