@@ -45,7 +45,7 @@ from .prompts import (
 )
 from .retrieve import Searcher
 from .settings import Settings
-from .spelling import fix_transposed_stopwords, fix_typos, restore_case, restore_phrases
+from .spelling import fix_transposed_stopwords, fix_typos, restore_case, restore_phrases, upcase_defined_acronyms
 from .types import Answer, Citation, Hit, Waiting
 
 log = logging.getLogger(__name__)
@@ -107,8 +107,8 @@ class Answerer:
         q = validate_question(question, s.max_question_chars)
         state = self.searcher.state
         # "Different question — are there papers on X?" asks about X; "teh" is "the"
-        asked = fix_typos(fix_transposed_stopwords(without_lead_in(q), state.vocabulary), state.vocabulary,
-                          state.plain_word)
+        asked = upcase_defined_acronyms(fix_typos(fix_transposed_stopwords(without_lead_in(q), state.vocabulary),
+                                                  state.vocabulary, state.plain_word))
         hist = clean_history(history)
         llm_on = self.llm_on(use_llm)
         notice = condensed = None

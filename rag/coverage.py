@@ -322,6 +322,10 @@ def _comparison(judge: Judge, focus: Focus, plan: QueryPlan, hits: Sequence[Hit]
             reasons.append(f"No abstract in the collection mentions {word}.")
             continue
         ok = [h for h in side_hits if judge.passes(h, side_focus, wanted, names, settings.min_coverage, side=True)]
+        # "the Tensor Programs feature-learning paper": a paper that mentions the name and is about the rest
+        rest = content_terms(label[len(names[0]):]) if names else set()
+        ok = ok or [h for h in side_hits if rest and judge.mentions(h, names[0])
+                    and judge.centrality(h, rest) >= settings.partial_min_coverage]
         if ok:
             evidence.append(ok[0])
             continue

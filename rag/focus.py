@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from .text import AMOUNT, MEASURE_NAMES, content_terms, find_names, quoted_names, split_sentences
 
 # Names after these are examples ("such as Informer or PatchTST"): not required of the evidence.
-_EXAMPLES = re.compile(r"\b(?:e\.g\.|i\.e\.|for\s+example|for\s+instance|such\s+as|like|including)\s", re.I)
+_EXAMPLES = re.compile(r"\b(?:e\.g\.|for\s+example|for\s+instance|such\s+as|like|including)\s", re.I)
+# "..., i.e. Switch Transformer?", "namely X": the name of what the question describes, so what it is about
+_NAMELY = r"(?:\bi\.e\.|\bnamely|\bthat\s+is|\ba\.k\.a\.|\baka)\s*,?\s*(?:the\s+)?"
 _CLAUSE_END = re.compile(r"[;?!)]|,\s+(?:and|but|or)\s|\s(?:and|or)\s+(?:how|what|which|why|does|do|is|are)\b", re.I)
 # Asks for the paper that introduced something: then that thing must be a paper's own name or in its title.
 _ORIGIN = re.compile(r"\b(?:introduc|propos|invent|originat|first (?:describ|present|propos|introduc)|"
@@ -205,6 +207,7 @@ def focus_of(question: str, mid_sentence: bool = False) -> Focus:
     origin = cue is not None
     phrase = subject_phrase(question)
     subj = subjects(phrase, names)
+    subj += [n for n in names if n not in subj and re.search(_NAMELY + re.escape(n), question, re.I)]
     if cue is not None and not subj:
         # what is introduced is named right after the verb ("..., also introducing ScheduledDropPath"), else first
         after = [n for n in names if (at := question.find(n, cue.end())) >= 0

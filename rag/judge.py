@@ -292,8 +292,8 @@ class Judge:
         """Names as required, and enough of the terms."""
         # A paper the question names passes on its name, unless the name is a bare acronym the question is not
         # about: "the PDE residual" is not "Progressive Data Expansion (PDE)".
-        by_name = h.named_as is not None and not (
-            BARE_ACRONYM.fullmatch(h.named_as) and h.named_as not in focus.subjects)
+        by_name = h.named_as is not None and not (BARE_ACRONYM.fullmatch(h.named_as) and not any(
+            name_tokens(h.named_as) == name_tokens(s) for s in focus.subjects))  # (in any number: "PFN", "PFNs")
         return self.name_problem(h, focus, required, side) is None and (
             by_name or self.term_coverage(h, wanted) >= min_coverage)
 

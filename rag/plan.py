@@ -24,7 +24,7 @@ _TOPIC = re.compile(
     r"(?=\s+(?:on|about)\b)|"
     # "What does the collection say about X?": everything the collection has on X
     r"what\s+does\s+the\s+collection\s+(?:say|report|contain|have|tell\s+us)(?=\s+(?:about|on)\b))\b"
-    r"(?:\s+in\s+the\s+collection)?\s*(?:(?:that|which)\s+)?(?:(?:try|tries|aim|aims|attempt|attempts|seek|seeks)\s+to\s+)?"
+    r"(?:\s+(?:in\s+here|here|in\s+(?:the|this)\s+collection))?\s*(?:(?:that|which)\s+)?(?:(?:try|tries|aim|aims|attempt|attempts|seek|seeks)\s+to\s+)?"
     # "whose method or analysis centres on X"
     r"(?:whose\s+(?:[\w-]+\s+){1,4}?(?:centres|centers|focuses|is\s+based|rests|relies|is)\s+(?:on|upon)\s+)?"
     # (an adverb may come first, "look specifically at", and the verb may be a participle, "papers using X")
@@ -107,6 +107,9 @@ _SPLITTERS: list[tuple[re.Pattern[str], bool]] = [
     # "Both the 'X' paper and the Y paper analyze ...": each side ends at its "paper"
     (re.compile(r"^both\s+(?P<a>.+?)(?:\s+(?:paper|work|study))?\s+and\s+(?P<b>.+?)\s+(?:paper|work|study)s?\b.*$",
                 re.I), True),
+    # "The original NTK paper and the Tensor Programs paper seem to disagree ... What's the difference?"
+    (re.compile(r"^(?:the\s+)?(?P<a>[^,;:?]+?)\s+(?:paper|work|study)\s+and\s+(?:the\s+)?(?P<b>[^,;:?]+?)\s+"
+                r"(?:paper|work|study)\b.*$", re.I), True),
     # "One paper uses X; another questions Y. Contrast the two."
     (re.compile(r"^(?:one|the\s+first)\s+(?:paper|work|study)\s+(?P<a>.+?)\s*[;,]\s+(?:another|the\s+other|a\s+second)"
                 r"(?:\s+(?:one|paper|work|study))?\s+(?P<b>.+?)(?:\s*[.;]|\s+[-—–]{1,2})\s+.+$", re.I), True),
@@ -117,6 +120,9 @@ _SPLITTERS: list[tuple[re.Pattern[str], bool]] = [
                 r"(?:\s+(?:if|for|when|given|on|in|to)\b.*|\s*[,:?].*)?$"), False),
 ]
 _SIDE_TRIM = re.compile(r"^(?:the\s+|a\s+|an\s+|paper\s+on\s+|papers?\s+|approach\s+of\s+|one\s+(?:about|on)\s+|"
+                        # "its follow-up DIEN": how the side relates to the other, then the side itself
+                        r"(?:its|their)\s+(?:own\s+)?(?:follow-?ups?|successors?|predecessors?|extensions?|variants?|"
+                        r"sequels?|descendants?|ancestors?|(?:later|earlier|newer|older)\s+versions?)\s+|"
                         # "the one saying infinitely wide nets can't learn features": what it says
                         r"one\s+(?:saying|claiming|showing|arguing|proving|finding)\s+(?:that\s+)?|"
                         r"(?:saying|claiming|arguing)\s+that\s+|"

@@ -11,7 +11,18 @@ from collections.abc import Callable, Iterable
 
 from bm25s.stopwords import STOPWORDS_EN
 
-from .text import CONTENT_STOPWORDS, WRITTEN_WORD, common_english, is_coined, known_word, light, singular, stem
+from .text import (
+    CONTENT_STOPWORDS,
+    WRITTEN_WORD,
+    common_english,
+    is_coined,
+    known_word,
+    light,
+    name_tokens,
+    singular,
+    spells_acronym,
+    stem,
+)
 
 # A coined name the collection writes in capitals but a question may type in lowercase ("alexnet", "bert"): the
 # share of its occurrences the collection itself writes in lowercase ("bert-large-uncased") stays below this.
@@ -165,3 +176,13 @@ def compound_terms(text: str) -> set[str]:
     joined = {stem(a + b) for a, b in _JOINED_PREFIX.findall(low)}
     split = {stem(w) for a, b in _SPLIT_PREFIX.findall(low) for w in (a, b) if w not in CONTENT_STOPWORDS}
     return joined | split
+
+
+def upcase_defined_acronyms(text: str) -> str:
+    """A lowercase acronym defined in parentheses by the words before it is a name: "fourier neural operator (fno)"
+    → "(FNO)", so that it is looked for (and found missing) as one."""
+    def up(m: re.Match[str]) -> str:
+        before = [t for t in name_tokens(text[: m.start()]) if t.isalpha()][-len(m.group(1)):]
+        return f"({m.group(1).upper()})" if spells_acronym(m.group(1).upper(), before) else m.group(0)
+
+    return re.sub(r"\(\s*([a-z]{2,6})\s*\)", up, text)

@@ -291,7 +291,9 @@ def find_names(text: str, mid_sentence: bool = False) -> list[str]:
         if any(a <= m.start() < b for a, b in quoted):
             continue
         before = question[:m.start()].rstrip()
-        start = (not before and not mid_sentence) or (bool(before) and before[-1] in ".?!;\"“")
+        # ("i.e." and "e.g." end no sentence: "..., i.e. Switch Transformer?")
+        start = (not before and not mid_sentence) or (bool(before) and before[-1] in ".?!;\"“"
+                                                      and not re.search(r"\b(?:i\.e|e\.g|cf|vs)\.$", before, re.I))
         raw = m.group(0).strip("'’")
         word = _name_part(raw)
         trimmed = word != re.sub(r"['’]s$", "", raw)  # "Location-aware", "ImageNet-trained": a modifier

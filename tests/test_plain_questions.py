@@ -383,3 +383,32 @@ def test_a_side_owned_by_its_authors(engine):
                      "disagreement about whether infinite width kills feature learning?")
     assert {"Neural Tangent Kernel: Convergence and Generalization in Neural Networks",
             "Feature Learning in Infinite-Width Neural Networks"} <= set(cited(ans))
+
+
+def test_names_after_i_e_and_lowercase_acronyms_defined_in_parentheses(engine):
+    from rag.spelling import upcase_defined_acronyms
+    assert upcase_defined_acronyms("which paper introduced fourier neural operator (fno)?") == \
+        "which paper introduced fourier neural operator (FNO)?"
+    assert upcase_defined_acronyms("graph nets (gcn)") == "graph nets (gcn)"
+    ans = engine.ask("which paper introduced fourier neural operator (fno)?")
+    assert ans.abstained and ans.reason == "No abstract in the collection mentions FNO."
+    ans = engine.ask("Is there earlier work that routes each token to a single expert to scale sparse models to a "
+                     "trillion parameters, i.e. Switch Transformer?")
+    assert ans.abstained and ans.reason == "No abstract in the collection mentions Switch Transformer."
+    ans = engine.ask("Are there any papers here on physics-informed neural networks, where the differential "
+                     "equation itself is put into the loss function?")
+    assert ans.abstained and ans.reason == "No abstract in the collection mentions “physics-informed”."
+
+
+def test_sides_as_follow_ups_plural_acronyms_and_two_papers_in_a_statement(engine):
+    ans = engine.ask("How does the Deep Interest Network compare with its follow-up DIEN, which models how interests "
+                     "evolve with a GRU?")
+    assert not ans.abstained and cited(ans) == ["Deep Interest Network for Click-Through Rate Prediction"]
+    assert "No abstract in the collection mentions DIEN." in ans.reason
+    ans = engine.ask("original PFN paper vs LC-PFN: what prior is each trained on?")
+    assert {"Transformers Can Do Bayesian Inference",
+            "Efficient Bayesian Learning Curve Extrapolation using Prior-Data Fitted Networks"} <= set(cited(ans))
+    ans = engine.ask("The original NTK paper and the Tensor Programs feature-learning paper seem to disagree about "
+                     "infinite-width nets. What's the actual difference?")
+    assert {"Neural Tangent Kernel: Convergence and Generalization in Neural Networks",
+            "Feature Learning in Infinite-Width Neural Networks"} <= set(cited(ans))
