@@ -14,7 +14,7 @@ import numpy as np
 from .focus import Focus
 from .index_state import IndexState
 from .settings import Settings
-from .spelling import compound_terms
+from .spelling import abbreviates, compound_terms
 from .text import (
     AMOUNT,
     BARE_ACRONYM,
@@ -47,26 +47,12 @@ _PRIOR_AFTER = re.compile(r"^\)?\s*(?:\([^)]{1,20}\)\s*)?"  # (after an acronym:
                           r"(?:\((?:[A-Z][\w-]+\s+et\s+al\.?|[^)]{0,40}\b(?:19|20)\d\d)[^)]*\)|"
                           r"(?:have|has)\s+recently\s+(?:emerged|been\s+(?:proposed|introduced)|gained|attracted))")
 MAX_LISTED = 3  # papers named in a reason ("mentioned in passing in A, B and C")
-MAX_SKELETON_LETTERS = 5  # "attn", "cnfg": an abbreviation with letters left out is short
 CENTRAL_MENTIONS = 4  # named this often, a paper is about the name
 
 
 def _written(name: str, plural: bool = False) -> re.Pattern[str]:
     """`name` as a whole word of a text (any case; `plural`: an "s" may follow)."""
     return re.compile(r"(?<![\w-])" + re.escape(name) + ("s?" if plural else "") + r"(?![\w-])", re.I)
-
-
-def _skeleton(short: str, long: str) -> bool:
-    """`short` is the start of `long` with vowels left out ("attn" of "attention", "cnfg" of "configuration")."""
-    i = 0
-    for c in long:
-        if i == len(short):
-            return True
-        if c == short[i]:
-            i += 1
-        elif c not in "aeiou" or i == 0:
-            return False
-    return i == len(short)
 
 
 class Judge:
@@ -307,7 +293,7 @@ class Judge:
             if not stems:
                 continue
             parts = words_of(w)
-            if self.abbreviates(w) or (is_coined(w) and self.papers_mentioning(w)):
+            if abbreviates(w, self.state.vocabulary) or (is_coined(w) and self.papers_mentioning(w)):
                 continue  # "7M param recursive model": "param" is short for a word it has; "LLMEval2" = "LLMEval^2"
             parts = [p for p in parts if not AMOUNT.fullmatch(p)]  # "557M-parameter": a size, not a word
             if not parts:
@@ -331,17 +317,6 @@ class Judge:
         return not any(pattern.search(p.title.lower() + " . " + p.abstract.lower())
                        for p in self.state.papers.values())
 
-    def abbreviates(self, word: str) -> bool:
-        """A lowercase word of at least 4 letters that starts a longer word of the collection ("param",
-        "arch") or is one with letters left out ("attn"): typed short, not a word no abstract uses."""
-        w = word.lower()
-        if not (word.isalpha() and word.islower() and len(w) >= 4):
-            return False
-        return any(v.startswith(w) and len(v) > len(w) for v in self.state.vocabulary) or (
-            len(w) <= MAX_SKELETON_LETTERS and any(
-                v[0] == w[0] and len(v) > len(w) and _skeleton(w, v)
-                for v in self.state.vocabulary))
-
     def absent_name(self, name: str) -> bool:
         """A coined name ("WaveNet", "ZeRO", "GPT-5") that no title or abstract contains. A name that is also a word
         ("ZeRO", "zero") must appear in its own spelling."""
@@ -354,6 +329,8 @@ class Judge:
             # "WMT'14 English(-to-French)": a coined name run together with plain words; the coined part is what
             # must exist
             return any(self.absent_name(w) for w in coined)
+        if not pids and self.abbreviates_a_title(name):
+            return False  # "LTH": the initials of "The Lottery Ticket Hypothesis", though no abstract writes them
         if not pids:
             parts = [p for p in name.split("-") if len(p) >= 2]
             # "CNN-RNN": a combination of names the collection has, not a name of its own
@@ -364,6 +341,14 @@ class Judge:
             return not any(exact.search(self.state.papers[p].title + " " + self.state.papers[p].abstract)
                            for p in pids)
         return False
+
+    def abbreviates_a_title(self, name: str) -> bool:
+        """`name` (3-6 capitals) is the initials of every word of a title's name, the part before its colon."""
+        if not re.fullmatch(r"[A-Z]{3,6}", name):
+            return False
+        heads = ([t for t in name_tokens(p.title.split(":", 1)[0]) if t not in CONTENT_STOPWORDS]
+                 for p in self.state.papers.values())
+        return any("".join(t[0] for t in head) == name.lower() for head in heads)
 
     def absent(self, name: str) -> bool:
         """A name no abstract contains: coined ("TabPFN"), or of capitalised words ("Long Range Arena", "Git

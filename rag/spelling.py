@@ -186,3 +186,30 @@ def upcase_defined_acronyms(text: str) -> str:
         return f"({m.group(1).upper()})" if spells_acronym(m.group(1).upper(), before) else m.group(0)
 
     return re.sub(r"\(\s*([a-z]{2,6})\s*\)", up, text)
+
+
+MAX_SKELETON_LETTERS = 5  # "attn", "cnfg": an abbreviation with letters left out is short
+
+
+def _skeleton(short: str, long: str) -> bool:
+    """`short` is the start of `long` with vowels left out ("attn" of "attention", "cnfg" of "configuration")."""
+    i = 0
+    for c in long:
+        if i == len(short):
+            return True
+        if c == short[i]:
+            i += 1
+        elif c not in "aeiou" or i == 0:
+            return False
+    return i == len(short)
+
+
+def abbreviates(word: str, vocabulary: frozenset[str] | set[str]) -> bool:
+    """A lowercase word of at least 4 letters that starts a longer word of the collection ("param",
+    "arch") or is one with letters left out ("attn"): typed short, not a word no abstract uses."""
+    w = word.lower()
+    if not (word.isalpha() and word.islower() and len(w) >= 4):
+        return False
+    return any(v.startswith(w) and len(v) > len(w) for v in vocabulary) or (
+        len(w) <= MAX_SKELETON_LETTERS and any(
+            v[0] == w[0] and len(v) > len(w) and _skeleton(w, v) for v in vocabulary))

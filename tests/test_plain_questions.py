@@ -412,3 +412,11 @@ def test_sides_as_follow_ups_plural_acronyms_and_two_papers_in_a_statement(engin
                      "infinite-width nets. What's the actual difference?")
     assert {"Neural Tangent Kernel: Convergence and Generalization in Neural Networks",
             "Feature Learning in Infinite-Width Neural Networks"} <= set(cited(ans))
+
+
+def test_an_acronym_of_a_titles_name_names_that_paper(engine):
+    ans = engine.ask("LTH winning tickets vs 'lottery jackpots': how do they differ in whether weights get trained?")
+    assert {"The Lottery Ticket Hypothesis: Finding Sparse, Trainable Neural Networks",
+            "Lottery Jackpots Exist in Pre-trained Models"} <= set(cited(ans))
+    ans = engine.ask("How does LTX compare with lottery jackpots?")
+    assert ans.abstained and ans.reason == "No abstract in the collection mentions LTX."
