@@ -106,9 +106,10 @@ class Answerer:
         s = self.settings
         q = validate_question(question, s.max_question_chars)
         state = self.searcher.state
-        # "Different question — are there papers on X?" asks about X; "teh" is "the"
-        asked = upcase_defined_acronyms(fix_typos(fix_transposed_stopwords(without_lead_in(q), state.vocabulary),
-                                                  state.vocabulary, state.plain_word))
+        # "Different question — are there papers on X?" asks about X; "teh" is "the"; "(fno)" is an acronym
+        asked = without_lead_in(q)
+        asked = fix_typos(fix_transposed_stopwords(asked, state.vocabulary), state.vocabulary, state.plain_word)
+        asked = upcase_defined_acronyms(asked)
         hist = clean_history(history)
         llm_on = self.llm_on(use_llm)
         notice = condensed = None

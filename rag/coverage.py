@@ -126,7 +126,10 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
     min_cov = settings.topic_min_coverage if plan.kind == "topic" else settings.min_coverage
     pool = hits if plan.kind == "topic" else hits[: settings.evidence_top]
     if plan.kind == "lookup" and (thing := judge.described_subject(focus)):
-        about = [h for h in pool if judge.about_phrase(h, thing)]
+        # (what a paper introduced is in its title or opening in every word: a paper on "sharpness minimization" is
+        # not the origin of "sharpness-aware minimization")
+        about = [h for h in pool if judge.about_phrase(h, thing) and not (
+            focus.origin and content_terms(thing) - judge.central_terms(h))]
         if not about:  # "In elastic weight consolidation, how ...?"
             return Coverage(False, [], judge.name_reason(thing, focus), [thing])
         if focus.origin:  # what a paper introduced is what it is about

@@ -18,7 +18,9 @@ _CLAUSE_END = re.compile(r"[;?!)]|,\s+(?:and|but|or)\s|\s(?:and|or)\s+(?:how|wha
 # Asks for the paper that introduced something: then that thing must be a paper's own name or in its title.
 _ORIGIN = re.compile(r"\b(?:introduc|propos|invent|originat|first (?:describ|present|propos|introduc)|"
                      r"coin)\w*\b|\b(?:came|come|coming|comes)\s+up\s+with\b|"
-                     r"\boriginal\b(?=\s+(?:[\w'-]+\s+){0,5}(?:paper|work|article|publication|one)\b)|"
+                     # "the original GAN one", "the original SAM from Foret et al.", "which paper is the original X?"
+                     r"\boriginal\b(?=\s+(?:[\w'-]+\s+){0,5}(?:(?:paper|work|article|publication|one|from|by)\b|"
+                     r"[\w'-]+\s*[?.!]*\s*$))|"
                      # "Is the LoRA paper (itself) in the collection?", "Does it contain the Tensor Programs V paper"
                      r"\b(?:is|are|has|have|contains?|includes?)\s+the\b(?=\s+(?:[\w.^/&-]+\s+){1,5}"
                      r"(?:paper|article|publication)\b(?!\s+(?:say|says|said|show|shows|find|finds|report|reports|"

@@ -322,4 +322,3 @@ def asks_back(question: str, history: Sequence[dict[str, str]] | None) -> bool:
     if rest != question and lead and _changes_subject(lead.group(1), rest):
         return False
     return bool(history) and refers_back(rest) is not None
-

@@ -420,3 +420,13 @@ def test_an_acronym_of_a_titles_name_names_that_paper(engine):
             "Lottery Jackpots Exist in Pre-trained Models"} <= set(cited(ans))
     ans = engine.ask("How does LTX compare with lottery jackpots?")
     assert ans.abstained and ans.reason == "No abstract in the collection mentions LTX."
+
+
+def test_which_paper_is_the_original_x_needs_a_paper_titled_with_all_of_x(engine):
+    ans = engine.ask("which paper here is the original sharpness-aware minimization from foret et al.?")
+    assert ans.abstained
+    ans = engine.ask("which paper here is the original sharpness-aware minimization?")
+    assert ans.abstained and ans.reason.startswith(
+        "No paper in the collection introduces sharpness-aware minimization;")
+    assert cited(engine.ask("Which paper introduced the lottery ticket hypothesis?")) == \
+        ["The Lottery Ticket Hypothesis: Finding Sparse, Trainable Neural Networks"]
