@@ -45,7 +45,7 @@ im ive youre theyre weve
 # lose them too, so none may be a word an abstract uses for its subject ("switching", "chain-of-thought", "things").
 # Words that say nothing on their own in a sentence (support checks, quoting, coverage).
 CONTENT_STOPWORDS = frozenset(STOPWORDS_EN_PLUS) | QUESTION_WORDS | frozenset(
-    "also can could may might should would will shall our us we via based new well".split())
+    "also can could may might should would will shall our us we via based new well whether".split())
 
 _stem_lock = threading.Lock()
 _stemmer = None
