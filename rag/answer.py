@@ -45,7 +45,14 @@ from .prompts import (
 )
 from .retrieve import Searcher
 from .settings import Settings
-from .spelling import fix_transposed_stopwords, fix_typos, restore_case, restore_phrases, upcase_defined_acronyms
+from .spelling import (
+    expand_x2y,
+    fix_transposed_stopwords,
+    fix_typos,
+    restore_case,
+    restore_phrases,
+    upcase_defined_acronyms,
+)
 from .types import Answer, Citation, Hit, Waiting
 
 log = logging.getLogger(__name__)
@@ -109,7 +116,8 @@ class Answerer:
         # "Different question — are there papers on X?" asks about X; "teh" is "the"; "(fno)" is an acronym
         asked = without_lead_in(q)
         asked = fix_typos(fix_transposed_stopwords(asked, state.vocabulary), state.vocabulary, state.plain_word)
-        asked = upcase_defined_acronyms(asked)
+        asked = upcase_defined_acronyms(expand_x2y(asked, state.vocabulary, lambda: (
+            p.title + " " + p.abstract for p in state.papers.values())))  # "seq2seq": "sequence-to-sequence"
         hist = clean_history(history)
         llm_on = self.llm_on(use_llm)
         notice = condensed = None

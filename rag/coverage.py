@@ -51,6 +51,7 @@ _CHOICE = re.compile(r"(?:[,:;]|\s[-–—]|\b(?:was|is|were|are)\s+it)\s+(?:(?:
                      r"([A-Za-z][\w-]+)\s*\?\s*$")
 _BENCHMARK_SLOT = re.compile(r"\b(?:results?|evaluated|tested|benchmarked|experiments?|scores?|accuracy|performance)\s+"
                              r"on\s+(?:the\s+)?([a-z][a-z0-9-]{3,})\b(?!\s+(?:of|and|for)\b)")
+_FACT_ON = re.compile(r"\b(?:on|in|for)\s+((?:(?:the\s+)?[a-z][\w'-]*\s*){1,4})[?.!]*\s*$")  # a lowercase setting, last
 _SETTING = re.compile(r"\s(?:on|in|from|with|for|at|using|via|across)\s+", re.I)  # where or how, after a topic
 _DESCRIBED_DATASET = re.compile(r"\b(?:on|in|using)\s+(?:the\s+)?((?:[\w-]+\s+){1,4}?)(?:data\s*sets?|benchmarks?|"
                                 r"corpus|corpora|tasks?|splits?)\b", re.I)
@@ -62,6 +63,7 @@ _SIDE_QUALIFIER = re.compile(r"^(?:(?:the|an?)\s+)?(?-i:[A-Z][\w-]*['’]s\s+(?=
                              r"[A-Z][\w-]*\s+(?:et\s+al\.?|(?:&|and)\s+[A-Z][\w-]*)['’]s\s+)?(?:(?:plain|vanilla|standard|"
                              r"classic(?:al)?|basic|simple|regular|traditional|conventional|usual|original|good\s+old)"
                              r"\s+)?", re.I)
+_THING = r"(?:optimi[sz]er|model|method|algorithm|dataset|benchmark|architecture|network|framework|library|system)s?\b"
 SUBJECT_HEAD_WORDS = 2  # "speculative decoding", "the LAMB": the words a subject phrase is about
 SIDE_NAME_WORDS = 2  # "the Lion optimizer" names a thing; a longer side after the name describes one
 
@@ -91,7 +93,10 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
     # X?", a topic's name, or anything in a short question) means the collection says nothing about it. One that
     # is a detail of a long description ("... policies trained on small TSP instances ...") does not: the rest
     # may still be answered, if it passes every check below, and the answer says which name no abstract has.
-    absent = [n for n in focus.names if judge.absent(n)]
+    # (also a plain word as a thing's name, "the Lion optimizer", that no abstract writes in any case)
+    absent = [n for n in focus.names if judge.absent(n) or (
+        re.fullmatch(r"[A-Z][a-z]{2,}", n) and not judge.papers_mentioning(n) and re.search(
+            r"\b" + re.escape(n) + r"\s+" + _THING, question))]
     absent_reason = f"No abstract in the collection mentions {' or '.join(absent[:3])}." if absent else None
     detail_terms = set().union(*(content_terms(n) for n in absent))
     # sizes ("70b", "7b") say how big, not what about: sharing one is no sign of covering the question
@@ -146,6 +151,9 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
     # "... a segmentation paper that reports results on cityscapes?": a benchmark no abstract names, typed in
     # lowercase (so no name), has no results in the collection
     unmentioned += [w for w in _BENCHMARK_SLOT.findall(question) if not common_english(w) and judge.unknown_terms(w)]
+    # "... what bleu on english to german?": a number asked on a setting with a word no abstract uses at all
+    if focus.fact == "number" and (where := _FACT_ON.search(question)):
+        unmentioned += [w for w in where.group(1).split() if content_terms(w) and judge.unknown_terms(w)][:1]
     if unmentioned:
         word = unmentioned[0] if not unmentioned[0].islower() else f"“{unmentioned[0]}”"
         return Coverage(False, [], f"No abstract in the collection mentions {word}.", unmentioned[:3])

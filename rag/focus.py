@@ -14,13 +14,16 @@ from .text import AMOUNT, MEASURE_NAMES, content_terms, find_names, quoted_names
 _EXAMPLES = re.compile(r"\b(?:e\.g\.|for\s+example|for\s+instance|such\s+as|like|including)\s", re.I)
 # "..., i.e. Switch Transformer?", "namely X": the name of what the question describes, so what it is about
 _NAMELY = r"(?:\bi\.e\.|\bnamely|\bthat\s+is|\ba\.k\.a\.|\baka)\s*,?\s*(?:the\s+)?"
+# A thing named before a colon, then a question about "it": the thing is what the question is about
+_NAMED_LEAD = re.compile(r"^\s*([^:?]{3,100}?):\s+(?:how|what|why|does|do|did|is|are|was|can|could|has)\b[^?]*"
+                         r"\b(?:it|its|it's|this|they|their)\b", re.I)
 _CLAUSE_END = re.compile(r"[;?!)]|,\s+(?:and|but|or)\s|\s(?:and|or)\s+(?:how|what|which|why|does|do|is|are)\b", re.I)
 # Asks for the paper that introduced something: then that thing must be a paper's own name or in its title.
 _ORIGIN = re.compile(r"\b(?:introduc|propos|invent|originat|first (?:describ|present|propos|introduc)|"
                      r"coin)\w*\b|\b(?:came|come|coming|comes)\s+up\s+with\b|"
                      # "the original GAN one", "the original SAM from Foret et al.", "which paper is the original X?"
-                     r"\boriginal\b(?=\s+(?:[\w'-]+\s+){0,5}(?:(?:paper|work|article|publication|one|from|by)\b|"
-                     r"[\w'-]+\s*[?.!]*\s*$))|"
+                     r"\boriginal\b(?=\s+(?:[\w'-]+\s+){0,5}(?:paper|work|article|publication|one|from|by)\b)|"
+                     r"\b(?:is|was|are)\s+the\s+original\b(?=\s+(?:[\w'-]+\s+){0,5}[\w'-]+\s*[?.!]*\s*$)|"
                      # "Is the LoRA paper (itself) in the collection?", "Does it contain the Tensor Programs V paper"
                      r"\b(?:is|are|has|have|contains?|includes?)\s+the\b(?=\s+(?:[\w.^/&-]+\s+){1,5}"
                      r"(?:paper|article|publication)\b(?!\s+(?:say|says|said|show|shows|find|finds|report|reports|"
@@ -79,7 +82,10 @@ _LEADING_AMOUNT = re.compile(r"^\d+(?:\.\d+)?[kmbt]\s+(?=\S)", re.I)
 FACT_CUES = {
     "dataset": re.compile(r"\b(?:which|what)\s+(?:[\w-]+\s+){0,2}(?:datasets?|benchmarks?|corpus|corpora|data)\b",
                           re.I),
-    "number": re.compile(r"\b(?:how\s+(?:many|much|fast|large|big|small|long)|(?:what|which)\s+(?:\w+\s+){0,2}"
+    # (not after a verb that makes it a description: "counting how many linear pieces ... is intractable")
+    "number": re.compile(r"\b(?<!counting\s)(?<!estimating\s)(?<!predicting\s)(?<!measuring\s)(?<!computing\s)"
+                         r"(?<!determining\s)(?<!deciding\s)(?<!learning\s)(?<!choosing\s)"
+                         r"(?:how\s+(?:many|much|fast|large|big|small|long)|(?:what|which)\s+(?:\w+\s+){0,2}"
                          r"(?:accuracy|score|error|speed-?up|size|percentage|rate|number|count|dice|"
                          r"perplexity|throughput|latency|recall|precision|" + "|".join(MEASURE_NAMES) +
                          r")|by\s+how\s+much|top-?1|\b(?:the|its|their)\s+(?:[\w-]+\s+){0,2}(?:count|tally)\b|"
@@ -210,6 +216,8 @@ def focus_of(question: str, mid_sentence: bool = False) -> Focus:
     phrase = subject_phrase(question)
     subj = subjects(phrase, names)
     subj += [n for n in names if n not in subj and re.search(_NAMELY + re.escape(n), question, re.I)]
+    if not subj and (lead := _NAMED_LEAD.match(question)):  # "The Lion optimizer ...: how does it do vs AdamW?"
+        subj = [n for n in names if n in lead.group(1)][:1]
     if cue is not None and not subj:
         # what is introduced is named right after the verb ("..., also introducing ScheduledDropPath"), else first
         after = [n for n in names if (at := question.find(n, cue.end())) >= 0

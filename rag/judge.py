@@ -110,8 +110,8 @@ class Judge:
 
     def has_words(self, h: Hit, name: str) -> bool:
         """Every word of `name` is in the paper, if not side by side ("WMT'14 English" in "English to French
-        translation task from the WMT'14 dataset")."""
-        words = name.split()
+        translation task from the WMT'14 dataset"; "English-French" as "English to French")."""
+        words = [w for w in re.split(r"\s+|(?<=[A-Za-z])-(?=[A-Z])", name) if w]
         tokens = self.paper_tokens(h)
         return len(words) > 1 and all(count_sequence(tokens, name_tokens(w)) for w in words)
 

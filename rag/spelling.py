@@ -213,3 +213,21 @@ def abbreviates(word: str, vocabulary: frozenset[str] | set[str]) -> bool:
     return any(v.startswith(w) and len(v) > len(w) for v in vocabulary) or (
         len(w) <= MAX_SKELETON_LETTERS and any(
             v[0] == w[0] and len(v) > len(w) and _skeleton(w, v) for v in vocabulary))
+
+
+_X2Y = re.compile(r"(?<![\w-])([A-Za-z]{2,})2([A-Za-z]{2,})(?![\w-])")
+
+
+def expand_x2y(text: str, vocabulary: frozenset[str] | set[str], texts: Callable[[], Iterable[str]]) -> str:
+    """"seq2seq" → "sequence-to-sequence" when the collection never writes the short form but writes the long
+    one: the first word starting with each half, joined by "to", most often in `texts` (called only when the
+    question has such a word)."""
+    def expand(m: re.Match[str]) -> str:
+        if m.group(0).lower() in vocabulary:
+            return m.group(0)
+        a, b = m.group(1).lower(), m.group(2).lower()
+        found = Counter(f"{x.lower()}-to-{y.lower()}" for t in texts() for x, y in re.findall(
+            r"\b(" + a + r"[a-z]*)[\s-]+to[\s-]+(" + b + r"[a-z]*)\b", t, re.I))
+        return found.most_common(1)[0][0] if found else m.group(0)
+
+    return _X2Y.sub(expand, text)

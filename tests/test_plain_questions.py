@@ -430,3 +430,21 @@ def test_which_paper_is_the_original_x_needs_a_paper_titled_with_all_of_x(engine
         "No paper in the collection introduces sharpness-aware minimization;")
     assert cited(engine.ask("Which paper introduced the lottery ticket hypothesis?")) == \
         ["The Lottery Ticket Hypothesis: Finding Sparse, Trainable Neural Networks"]
+
+
+def test_x2y_names_plain_word_names_and_counting_how_many(engine):
+    from rag.spelling import expand_x2y
+    texts = ["We map a sequence to a sequence; sequence-to-sequence models ..."]
+    assert expand_x2y("the seq2seq lstm", frozenset(), lambda: texts) == "the sequence-to-sequence lstm"
+    assert expand_x2y("the seq2seq lstm", frozenset({"seq2seq"}), lambda: texts) == "the seq2seq lstm"
+    ans = engine.ask("What BLEU did the original LSTM seq2seq get on WMT'14 English-French?")
+    assert not ans.abstained and cited(ans) == ["Sequence to Sequence Learning with Neural Networks"]
+    assert "34.8" in ans.text
+    ans = engine.ask("seq2seq lstm what bleu on english to german?")
+    assert ans.abstained and ans.reason == "No abstract in the collection mentions “german”."
+    ans = engine.ask("The Lion optimizer Google found by symbolic program search: how does it do against AdamW on "
+                     "ViT ImageNet training?")
+    assert ans.abstained and ans.reason == "No abstract in the collection mentions Lion."
+    ans = engine.ask("Is there a hardness result saying that counting how many linear pieces a ReLU net cuts its "
+                     "input space into is intractable even with a single hidden layer?")
+    assert cited(ans)[:1] == ["The Computational Complexity of Counting Linear Regions in ReLU Neural Networks"]
