@@ -46,6 +46,7 @@ from .prompts import (
 from .retrieve import Searcher
 from .settings import Settings
 from .spelling import (
+    complete_half_remembered,
     expand_x2y,
     fix_transposed_stopwords,
     fix_typos,
@@ -116,6 +117,7 @@ class Answerer:
         # "Different question — are there papers on X?" asks about X; "teh" is "the"; "(fno)" is an acronym
         asked = without_lead_in(q)
         asked = fix_typos(fix_transposed_stopwords(asked, state.vocabulary), state.vocabulary, state.plain_word)
+        asked = complete_half_remembered(asked, state.case_forms)  # "UniRepLK-something"
         asked = upcase_defined_acronyms(expand_x2y(asked, state.vocabulary, lambda: (
             p.title + " " + p.abstract for p in state.papers.values())))  # "seq2seq": "sequence-to-sequence"
         hist = clean_history(history)

@@ -184,9 +184,11 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
         # no abstract has is dropped and the other judged on its own
         alts = [a for a in alts if named_absent or not judge.unknown_terms(a)] or alts
 
-        def about_it(h: Hit) -> bool:
+        def about_it(h: Hit, whole: bool = False) -> bool:  # (`whole`: in every word of one alternative)
             for alt in alts:
                 if named_absent and (judge.unknown_terms(alt) or not judge.mentions(h, alt)):
+                    continue
+                if whole and not content_terms(alt) <= judge.paper_terms(h):
                     continue
                 alt_terms = content_terms(alt)
                 # (the rarest of its capitalised words if it has some the collection uses: "Matryoshka-style nested
@@ -201,6 +203,15 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
                     return True
             return False
 
+        # (a paper about the topic's head or its other name, in all its words, is on the topic, whatever the asker adds
+        # after it in words the collection knows: "diffusion models, the image generators that start from static and
+        # clean it up bit by bit"; not "..., such as Tacotron or WaveNet", examples no abstract has)
+        added = (plan.topic or "")[len(head):]
+        if content_terms(head) < content_terms(plan.topic or "") and not any(
+                not common_english(w) for w in judge.unknown_terms(added)):
+            extra = {h.paper_id for h in pool if h not in evidence and about_it(h, whole=True)
+                     and judge.name_problem(h, focus, required) is None}
+            evidence = [h for h in pool if h in evidence or h.paper_id in extra]
         # A paper whose own name the question uses outside the topic itself ("... add the PDE residual ...") is
         # listed only if it is about the topic: a shared acronym is not a shared subject.
         kept = [h for h in evidence if not h.named_as or about_it(h)

@@ -131,9 +131,20 @@ def _names_version(before: str, rest: str) -> bool:
     return len(words) >= 2 and re.fullmatch(r"[A-Z][a-z]+", words[-1]) is not None
 
 
+# What a comparative asks for is measured in its nouns: "how much smaller" is stated as a size or a compression
+_COMPARATIVE_MEASURES = {
+    "smaller": "size compression compressed reduction parameters memory", "larger": "size parameters scale",
+    "bigger": "size parameters scale", "faster": "speed speedup time latency throughput",
+    "slower": "speed time latency", "cheaper": "cost compute flops", "shorter": "length time",
+    "longer": "length time", "lighter": "size parameters memory flops",
+}
+
+
 def asked_terms(question: str, own_names: Iterable[str]) -> set[str]:
-    """What a fact question asks about: its content terms without the paper's names and result verbs."""
-    return _terms(question) - _RESULT_VERBS - set().union(*(_terms(n) for n in own_names))
+    """What a fact question asks about: its content terms without the paper's names and result verbs (with the
+    measures its comparatives are stated in)."""
+    terms = _terms(question) - _RESULT_VERBS - set().union(*(_terms(n) for n in own_names))
+    return terms | set().union(*(_terms(m) for w, m in _COMPARATIVE_MEASURES.items() if w in terms))
 
 
 def states_asked(abstract: str, question: str, fact: str, own_names: Iterable[str]) -> bool:

@@ -231,3 +231,18 @@ def expand_x2y(text: str, vocabulary: frozenset[str] | set[str], texts: Callable
         return found.most_common(1)[0][0] if found else m.group(0)
 
     return _X2Y.sub(expand, text)
+
+
+_HALF_REMEMBERED = re.compile(r"(?<![\w-])([A-Za-z][\w]{3,})-?(?:something|whatever|thingy|or\s+something)(?![\w-])",
+                              re.I)
+
+
+def complete_half_remembered(text: str, forms: dict[str, str]) -> str:
+    """"UniRepLK-something" → "UniRepLKNet": the asker remembers how a name starts; the collection's one name
+    that starts so (`forms`: lowercase → written form of the collection's names) is the one meant."""
+    def complete(m: re.Match[str]) -> str:
+        start = m.group(1).lower()
+        found = {v for k, v in forms.items() if k.startswith(start) and len(k) > len(start)}
+        return found.pop() if len(found) == 1 else m.group(0)
+
+    return _HALF_REMEMBERED.sub(complete, text)

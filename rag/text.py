@@ -372,11 +372,13 @@ _MODIFIER_TAIL = re.compile(r"-(?:style|like|based|type|wise|level|aware|free|or
                             re.I)
 
 
-# A short phrase set off right after a topic's head that renames it: "storing a network's numbers in fewer bits,
-# quantization, to make it smaller", "..., i.e. quantization"
-_RENAMED = re.compile(r"^\s*(?:,(?:\s*(?:i\.e\.|that\s+is|aka),?)?|;|\s(?:i\.e\.|that\s+is|aka|a\.k\.a\.),?)\s*"
+# A short phrase set off right after a topic's head that renames it or is its example: "storing a network's numbers
+# in fewer bits, quantization, to make it smaller", "..., i.e. quantization", "..., like anomaly detection on ..."
+_RENAMED = re.compile(r"^\s*(?:,(?:\s*(?:i\.e\.|that\s+is|aka|like|such\s+as|e\.g\.),?)?|;|"
+                      r"\s(?:i\.e\.|that\s+is|aka|a\.k\.a\.|like|such\s+as|e\.g\.),?)\s*"
                       r"([A-Za-z][\w-]*(?:\s+[A-Za-z][\w-]*){0,2}?)"
-                      r"\s*(?:[,;)?.]|$|\s(?:to|for|in|so|that|which|where|and\s+(?:how|what|why|which))\b)", re.I)
+                      r"\s*(?:[,;)?.]|$|\s(?:to|for|in|on|at|from|so|that|which|where|and\s+(?:how|what|why|which))\b)",
+                      re.I)
 
 
 def topic_aside(topic: str) -> str | None:

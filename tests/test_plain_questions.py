@@ -448,3 +448,27 @@ def test_x2y_names_plain_word_names_and_counting_how_many(engine):
     ans = engine.ask("Is there a hardness result saying that counting how many linear pieces a ReLU net cuts its "
                      "input space into is intractable even with a single hidden layer?")
     assert cited(ans)[:1] == ["The Computational Complexity of Counting Linear Regions in ReLU Neural Networks"]
+
+
+def test_a_topics_head_its_example_half_remembered_names_and_comparatives(engine):
+    ans = engine.ask("Which papers here are about diffusion models, the image generators that start from static and "
+                     "clean it up bit by bit?")
+    assert {"Diffusion Models Beat GANs on Image Classification",
+            "Understanding Hallucinations in Diffusion Models through Mode Interpolation"} <= set(cited(ans))
+    assert engine.ask("Which papers build neural text-to-speech systems such as Tacotron or WaveNet?").abstained
+    ans = engine.ask("Another thing: which papers are about spotting defects or odd patches in images, like anomaly "
+                     "detection on a factory line?")
+    assert "Focus the Discrepancy: Intra- and Inter-Correlation Learning for Image Anomaly Detection" in cited(ans)
+    ans = engine.ask("What ImageNet accuracy did the big-kernel ConvNet (UniRepLK-something) get?")
+    assert cited(ans)[:1] == ["Scaling Up Your Kernels: Large Kernel Design in ConvNets towards Universal "
+                              "Representations"]
+    ans = engine.ask("How much smaller can Bayesian neural nets get with that sparse subspace variational inference "
+                     "(SSVI) method without losing much performance?")
+    assert not ans.abstained and "10-20x compression" in ans.text
+
+
+def test_half_remembered_names_complete_only_to_one_name():
+    from rag.spelling import complete_half_remembered
+    forms = {"unireplknet": "UniRepLKNet", "resmlp": "ResMLP", "resnet": "ResNet"}
+    assert complete_half_remembered("the UniRepLK-something net", forms) == "the UniRepLKNet net"
+    assert complete_half_remembered("the Res-something net", forms) == "the Res-something net"
