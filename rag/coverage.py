@@ -122,7 +122,9 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
     alternatives = [a for a in _ALTERNATIVES.split(about) if a.strip()] if about else []
     # (a topic's compound must be written somewhere: "physics-informed" is a field, though "physics" and
     # "information" are everywhere; in a description, "late-interaction" may be the asker's own coinage)
-    unknowns = [judge.unknown_terms(a, compounds=plan.kind == "topic") for a in alternatives]
+    # (an everyday verb or adverb no abstract uses is the asker's wording, in a topic too: "spotting", "catching")
+    unknowns = [[w for w in judge.unknown_terms(a, compounds=plan.kind == "topic") if not _plain_verb(w)]
+                for a in alternatives]
     unknown = unknowns[0] if unknowns and all(unknowns) else []
     if unknown:
         names = [w for w in unknown if w in focus.names]  # a name as written, else the words in quotes
@@ -283,9 +285,13 @@ def _head_words(phrase: str, judge: Judge) -> list[str]:
     uses ("automatically catching faked | face videos", "robots grabbing | see-through objects"): a plain verb the
     collection never uses is the asker's wording, not a sign that what it acts on is absent (an adjective is part
     of the thing: "speculative decoding")."""
-    kept = [w for w in phrase.split() if not (common_english(w) and re.fullmatch(r"[a-z]+(?:ly|ing|ed)", w) and (
-        w.endswith("ly") or judge.unknown_terms(w)))]
+    kept = [w for w in phrase.split() if not (_plain_verb(w) and (w.endswith("ly") or judge.unknown_terms(w)))]
     return kept[:SUBJECT_HEAD_WORDS]
+
+
+def _plain_verb(word: str) -> bool:
+    """An everyday verb form or adverb ("catching", "faked", "automatically")."""
+    return bool(re.fullmatch(r"[a-z]+(?:ly|ing|ed)", word)) and common_english(word)
 
 
 def _fact_setting(judge: Judge, focus: Focus, question: str) -> list[str]:

@@ -472,3 +472,9 @@ def test_half_remembered_names_complete_only_to_one_name():
     forms = {"unireplknet": "UniRepLKNet", "resmlp": "ResMLP", "resnet": "ResNet"}
     assert complete_half_remembered("the UniRepLK-something net", forms) == "the UniRepLKNet net"
     assert complete_half_remembered("the Res-something net", forms) == "the Res-something net"
+
+
+def test_an_everyday_verb_no_abstract_uses_does_not_hide_a_topic(engine):
+    ans = engine.ask("Which papers are about catching anomalies in images?")
+    assert "No abstract in the collection mentions" not in (ans.reason or "")
+    assert engine.ask("Which papers are about knitting?").abstained
