@@ -93,10 +93,11 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
     # X?", a topic's name, or anything in a short question) means the collection says nothing about it. One that
     # is a detail of a long description ("... policies trained on small TSP instances ...") does not: the rest
     # may still be answered, if it passes every check below, and the answer says which name no abstract has.
-    # (also a plain word as a thing's name, "the Lion optimizer", that no abstract writes in any case)
+    # (also a capitalised word no abstract writes in any case: "Intel's Loihi chip", and a plain word as a thing's
+    # name, "the Lion optimizer")
     absent = [n for n in focus.names if judge.absent(n) or (
-        re.fullmatch(r"[A-Z][a-z]{2,}", n) and not judge.papers_mentioning(n) and re.search(
-            r"\b" + re.escape(n) + r"\s+" + _THING, question))]
+        re.fullmatch(r"[A-Z][a-z]{2,}", n) and not judge.papers_mentioning(n) and (not common_english(n) or re.search(
+            r"\b" + re.escape(n) + r"\s+" + _THING, question)))]
     absent_reason = f"No abstract in the collection mentions {' or '.join(absent[:3])}." if absent else None
     detail_terms = set().union(*(content_terms(n) for n in absent))
     # sizes ("70b", "7b") say how big, not what about: sharing one is no sign of covering the question

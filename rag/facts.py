@@ -175,6 +175,8 @@ def states_asked(abstract: str, question: str, fact: str, own_names: Iterable[st
     if pairs and named_pairs and not named_pairs & pairs:
         return False
     sentences = [s for s in sentences if not elsewhere(s)]
+    if re.search(r"\bpercent(?:age)?\b", question, re.I):  # "..., as a percentage?": a share, written as one
+        sentences = [s for s in sentences if re.search(r"%|\bpercent", s)]
     # "How many accelerators ...?" is counted in accelerators: a sentence with a number of layers or languages is
     # not the answer ("128-layer" counts layers; the counted noun is matched by its stem)
     if (many := _HOW_MANY.search(question)) and (counted := _terms(many.group(1)) - _terms(" ".join(own_names))):

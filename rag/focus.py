@@ -88,7 +88,7 @@ FACT_CUES = {
                          r"(?:how\s+(?:many|much|fast|large|big|small|long)|(?:what|which)\s+(?:\w+\s+){0,2}"
                          r"(?:accuracy|score|error|speed-?up|size|percentage|rate|number|count|dice|"
                          r"perplexity|throughput|latency|recall|precision|" + "|".join(MEASURE_NAMES) +
-                         r")|by\s+how\s+much|top-?1|\b(?:the|its|their)\s+(?:[\w-]+\s+){0,2}(?:count|tally)\b|"
+                         r")|by\s+how\s+much|top-?1|\b(?:as\s+a|in)\s+percent(?:age)?\b|\b(?:the|its|their)\s+(?:[\w-]+\s+){0,2}(?:count|tally)\b|"
                          # "Does any paper report a BLEU score for ...?"
                          r"\breports?\s+(?:an?|the|any)\s+(?:[\w'-]+\s+){0,2}(?:score|accuracy|error|perplexity)\b|"
                          # "what did HRM score on ARC-AGI-1?", "what does SLAB get on ImageNet?"

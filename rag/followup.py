@@ -35,7 +35,10 @@ _DEMONSTRATIVE = re.compile(r"\b(?:this|these|those|such(?!\s+as\b)|the same)\s+
                             + _DESCRIBED + "|"
                             r"\bthat\s+(?:[a-z][\w-]+\s+){0,2}" + _NOUNS + r"\b" + _DESCRIBED, re.I)
 # "it is possible to ...", "it was shown that ...": "it" points at nothing
-_EXPLETIVE = re.compile(r"\bit\s+(?:is|was|has\s+been|'s)\s+(?:[a-z]+\s+){0,2}(?:to|that|whether|how)\b", re.I)
+_EXPLETIVE = re.compile(r"\bit\s+(?:is|was|has\s+been|'s)\s+(?:[a-z]+\s+){0,2}(?:to|that|whether|how)\b|"
+                        # "is it true that ...?"
+                        r"\bit\s+(?:really\s+)?(?:true|the\s+case|possible|likely|known|correct|right)\s+(?:that|to|whether)\b",
+                        re.I)
 # "And on ImageNet?", "What about its speed?": continues the previous question
 _ELLIPSIS = re.compile(r"^\s*(?:and|also|what\s+about|how\s+about|same\s+for)\b", re.I)
 # Pronouns that point at something said before (never a description like "the paper that ...").

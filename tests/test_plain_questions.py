@@ -478,3 +478,16 @@ def test_an_everyday_verb_no_abstract_uses_does_not_hide_a_topic(engine):
     ans = engine.ask("Which papers are about catching anomalies in images?")
     assert "No abstract in the collection mentions" not in (ans.reason or "")
     assert engine.ask("Which papers are about knitting?").abstained
+
+
+def test_unknown_capitalised_words_dummy_it_and_percentages(engine):
+    ans = engine.ask("Were any of the spiking network experiments actually run on Intel's Loihi chip?")
+    assert ans.abstained and ans.reason == "No abstract in the collection mentions Loihi."
+    assert refers_back("is it true that OpenAI trained Whisper on audio?") is None
+    history = [{"role": "user", "content": "What is GCNet?"},
+               {"role": "assistant", "content": "GCNet is introduced in 'Global Context Networks' [1]."}]
+    assert engine.ask("Unrelated: is it true that OpenAI's Whisper was trained on 680,000 hours of audio?",
+                      history).abstained
+    ans = engine.ask("how well does the tiny recursive model do on Sudoku, as a percentage?")
+    assert ans.abstained and ans.reason == ("The abstract of “Less is More: Recursive Reasoning with Tiny Networks” "
+                                            "does not state this number.")
