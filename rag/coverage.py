@@ -82,8 +82,8 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
     """Which of `hits` are evidence for `question`, and if none (or not all sides) are, why."""
     question = restore_case(question, state.case_forms)  # "alexnet top-5 error?" names AlexNet
     focus = focus or focus_of(restore_case(plan.topic or question, state.case_forms))
-    unseen_common = frozenset(stem(w) for w in words_of(question) if state.doc_freq.get(stem(w), 0) == 0
-                              and common_english(w))
+    unseen_common = frozenset(stem(w) for w in words_of(question) if common_english(w) and (
+        state.doc_freq.get(stem(w), 0) == 0 or state.idf(stem(w)) > state.typical_idf))
     judge = Judge(state, settings, unseen_common)
     if not hits:
         return Coverage(False, [], "No paper in the collection matches this question.")

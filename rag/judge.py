@@ -59,8 +59,10 @@ class Judge:
     """Coverage checks for one question against one index state (caches per-paper tokens and terms)."""
 
     def __init__(self, state: IndexState, settings: Settings, unseen_common: frozenset[str] = frozenset()):
-        """`unseen_common`: terms of the question that no paper uses but that are everyday English words: the
-        collection says nothing of how rare they are, so they weigh as much as a typical term, not the most."""
+        """`unseen_common`: terms of the question that are everyday English words that no paper uses or that the
+        collection rarely uses: how rare the collection finds them says how little it speaks plain English, not
+        what the question is about, so they weigh as much as a typical term, not the most (a paper sharing the
+        asker's "supermarket" is no match by that alone)."""
         self.state = state
         self.settings = settings
         self.unseen_common = unseen_common
