@@ -59,7 +59,7 @@ _DESCRIBED_DATASET = re.compile(r"\b(?:on|in|using)\s+(?:the\s+)?((?:[\w-]+\s+){
 _COUNTED_AS = {"per", "non", "zero", "few", "one", "all", "test", "top", "end", "average", "mean"}
 # (and the owner of a name: "Google's GNMT"; not of a description: "Mamba's throughput"; authors own either:
 # "Jacot et al.'s NTK", "Yang & Hu's infinite-width limit")
-_SIDE_QUALIFIER = re.compile(r"^(?:(?:the|an?)\s+)?(?-i:[A-Z][\w-]*['’]s\s+(?=[A-Z])|"
+_SIDE_QUALIFIER = re.compile(r"^(?:(?:the|an?)\s+)?(?-i:[A-Z][\w-]*['’]s\s+(?=['‘\x22“]?[A-Z])|"
                              r"[A-Z][\w-]*\s+(?:et\s+al\.?|(?:&|and)\s+[A-Z][\w-]*)['’]s\s+)?(?:(?:plain|vanilla|standard|"
                              r"classic(?:al)?|basic|simple|regular|traditional|conventional|usual|original|good\s+old)"
                              r"\s+)?", re.I)
@@ -330,7 +330,7 @@ def _comparison(judge: Judge, focus: Focus, plan: QueryPlan, hits: Sequence[Hit]
         side_focus = focus_of(restore_case(side.label, judge.state.case_forms), mid_sentence=not opens)
         # The name a side opens with is what it is about ("MgNO", "the LSTM encoder-decoder approach"); other names
         # in a described side are details.
-        label = _SIDE_QUALIFIER.sub("", side.label)  # "the plain LSTM seq2seq model" opens with LSTM
+        label = _SIDE_QUALIFIER.sub("", side.label).lstrip("'‘\"“")  # "the plain LSTM seq2seq model" opens with LSTM
         names = [n for n in side_focus.names if label.lower().startswith(n.lower())][:1]
         if names and judge.absent(names[0]):  # "TabPFN performance on small tabular data": no abstract has it
             absent_sides.append(side.label)

@@ -54,7 +54,7 @@ _COMPARE_CUES = re.compile(
     r"build(?:s)?\s+on|relate(?:s)?\s+to|different\s+from|" + _BETWEEN +
     r"|how\s+does\s+each|each\s+(?:one|of\s+them)|both|"
     # "A and B, how the second is using the first, and how much speedup each report?"
-    r"how\s+the\s+(?:second|latter)|each\s+(?:one\s+)?(?:reports?|uses?|shows?|claims?|gets?|achieves?)|"
+    r"how\s+the\s+(?:second|latter)|each\s+(?:one\s+)?(?:\w+ly\s+)?(?:reports?|uses?|shows?|claims?|gets?|achieves?)|"
     r"(?:\w+er|more\s+\w+|less\s+\w+)\s+than|"
     r"another\s+(?:(?:paper|one|work|study)\s+)?(?:says|claims|argues|suggests|finds|shows|proposes|uses))\b", re.I)
 _STUDY_OF = re.compile(r"^\s*(?:is|are)\s+there\s+(?:an?\s+|any\s+)?(?:benchmark|comparison|study|evaluation|"
@@ -86,6 +86,9 @@ _SPLITTERS: list[tuple[re.Pattern[str], bool]] = [
                 re.I), True),
     (re.compile(r"how\s+(?:is|are|was|were)\s+(?P<a>.+?)\s+(?:different\s+from|similar\s+to|related\s+to)\s+(?P<b>.+)$",
                 re.I), True),
+    # "Is the lottery ticket idea basically the same as Han's 'Deep Compression'? How do they compare?"
+    (re.compile(r"^(?:is|are|was|were)\s+(?!there\b|any\b)(?P<a>.+?)\s+(?:\w+ly\s+)?(?:the\s+same\s+(?:thing\s+|idea\s+)?as|similar\s+to|"
+                r"different\s+from|related\s+to)\s+(?P<b>[^?]+?)(?:\s*\?.*)?$", re.I), True),
     # "What does the MoE paper claim about cost, and how does that compare with the paper arguing ...?": "that" is
     # what the first clause asked about
     (re.compile(r"^(?:what|which)\s+(?:\w+\s+)?(?:does|do|did|is|are)\s+(?P<a>.+?)\s+(?:claim|say|report|show|find|"
@@ -94,7 +97,7 @@ _SPLITTERS: list[tuple[re.Pattern[str], bool]] = [
     (re.compile(r"how\s+(?:does|do|did)\s+(?P<a>.+?)\s+(?:differ\s+from|build\s+(?:on|upon)|improve\s+(?:on|upon|over)|"
                 r"relate\s+to|compare\s+(?:to|with))\s+(?P<b>.+)$", re.I), True),
     # "Two PFN papers here: the original '...' one and the learning-curve one. What speedups does each claim?"
-    (re.compile(r"^[^:.?!]{0,60}\b(?:papers|works|studies|methods|approaches|models|two|both)\b[^:.?!]{0,30}:\s+"
+    (re.compile(r"^[^:.?!]{0,60}\b(?:papers|works|studies|methods|approaches|models|two|both)\b[^:.?!]{0,80}:\s+"
                 r"(?P<a>[^.?!;:]+?)\s+and\s+(?P<b>[^.?!;:]+?)\s*[.?!]\s+\S.*$", re.I), True),
     (re.compile(r"^(?P<a>.+?)\s+and\s+(?P<b>.+?)\s*:\s*.+$", re.I), False),
     # "A and B, how the second uses the first?" (both sides in the same sentence as the question)
@@ -119,7 +122,7 @@ _SPLITTERS: list[tuple[re.Pattern[str], bool]] = [
     (re.compile(r"^" + _CHOICE_LEAD + r"(?P<a>" + _CHOICE_NAME + r")\s+or\s+(?P<b>" + _CHOICE_NAME + r")"
                 r"(?:\s+(?:if|for|when|given|on|in|to)\b.*|\s*[,:?].*)?$"), False),
 ]
-_SIDE_TRIM = re.compile(r"^(?:the\s+|a\s+|an\s+|paper\s+on\s+|papers?\s+|approach\s+of\s+|one\s+(?:about|on)\s+|"
+_SIDE_TRIM = re.compile(r"^(?:the\s+|a\s+|an\s+|paper\s+on\s+|papers?\s+|approach\s+of\s+|one\s+(?:about|on|with)\s+|"
                         # "its follow-up DIEN": how the side relates to the other, then the side itself
                         r"(?:its|their)\s+(?:own\s+)?(?:follow-?ups?|successors?|predecessors?|extensions?|variants?|"
                         r"sequels?|descendants?|ancestors?|(?:later|earlier|newer|older)\s+versions?)\s+|"
@@ -237,6 +240,8 @@ def split_sides(query: str) -> list[str]:
             chain = _CHAIN_SPLIT.search(part) is not None
             sides += [_SIDE_TRIM.sub("", x).strip(" '\"‘’“”") for i, x in enumerate(items)
                       if i == 0 or chain or not _CLAUSE_ITEM.match(x.strip())]
+        # "the 'attention is not all you need' one": the quoted words
+        sides = [re.sub(r"^[\'‘\"“]?([^\'’\"”]{3,}?)[\'’\"”]\s+(?:one|paper|work)$", r"\1", s) for s in sides]
         # "How did the Fourier Neural Operator do on ... compared with ...": the side is what follows the opening
         sides = [re.sub(r"^(?:how\s+(?:does|do|did|is|are|was|were)\s+(?:the\s+)?|what\s+(?:is|are|was|were)\s+"
                         r"(?:the\s+)?|is\s+)", "", s, flags=re.I) for s in sides]

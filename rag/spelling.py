@@ -148,13 +148,20 @@ def _one_edit(a: str, b: str) -> bool:
     return short[i:] == long_[i + 1:]
 
 
+def _inflected(word: str, vocabulary: frozenset[str] | set[str]) -> bool:
+    """The collection writes the word inflected or derived: "quantize" as "quantized" or "quantization"."""
+    base = word[:-1] if word.endswith("e") else word
+    return any(word + end in vocabulary for end in ("s", "d", "ed", "r", "rs")) or any(
+        base + end in vocabulary for end in ("ing", "ation", "ations", "er", "ers"))
+
+
 def fix_typos(text: str, vocabulary: frozenset[str] | set[str], is_word: Callable[[str], bool]) -> str:
     """A slip in a longer word ("tranformer", "pruining", "distilation") → the one word of the collection it is a
     letter away from, among those `is_word` accepts (plain words, not coined names: "retnet" is not "ResNet").
     Only for words that are no English word and no word of the collection themselves."""
     def fix(m: re.Match[str]) -> str:
         w = m.group(0)
-        if common_english(w) or common_english(stem(w)) or known_word(w, vocabulary):
+        if common_english(w) or common_english(stem(w)) or known_word(w, vocabulary) or _inflected(w, vocabulary):
             return w  # (an inflection of an English word is no slip: "cloned" is not "closed")
         base = light(w)
         ending = w[len(base):] if w.startswith(base) else ""

@@ -491,3 +491,20 @@ def test_unknown_capitalised_words_dummy_it_and_percentages(engine):
     ans = engine.ask("how well does the tiny recursive model do on Sudoku, as a percentage?")
     assert ans.abstained and ans.reason == ("The abstract of “Less is More: Recursive Reasoning with Tiny Networks” "
                                             "does not state this number.")
+
+
+def test_is_a_the_same_as_b_quoted_one_sides_and_inflected_words(engine):
+    from rag.spelling import _inflected
+    assert split_sides("Is ResMLP similar to RaftMLP?") == ["ResMLP", "RaftMLP"]
+    assert split_sides("Is there a paper similar to X?") == []
+    assert _inflected("quantize", {"quantized"}) and not _inflected("tranformer", {"transformer"})
+    ans = engine.ask("Is the lottery ticket idea basically the same as Han's 'Deep Compression' (prune, quantize, then "
+                     "Huffman code)? How do they compare?")
+    assert cited(ans) == ["The Lottery Ticket Hypothesis: Finding Sparse, Trainable Neural Networks"]
+    assert "No abstract in the collection mentions Deep Compression." in ans.reason
+    ans = engine.ask("Two papers say the feed-forward part of a transformer matters more than people think: the "
+                     "'attention is not all you need' one and the one with parallel attention and FFN (PAF). What "
+                     "does each actually claim?")
+    assert {"Attention Is Not All You Need: The Importance of Feedforward Networks in Transformer Models",
+            "Investigating the Role of Feed-Forward Networks in Transformers Using Parallel Attention and Feed-Forward "
+            "Net Design"} <= set(cited(ans))
