@@ -156,7 +156,8 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
     unmentioned += [w for w in _BENCHMARK_SLOT.findall(question) if not common_english(w) and judge.unknown_terms(w)]
     # "... what bleu on english to german?": a number asked on a setting with a word no abstract uses at all
     if focus.fact == "number" and (where := _FACT_ON.search(question)):
-        unmentioned += [w for w in where.group(1).split() if content_terms(w) and judge.unknown_terms(w)][:1]
+        if any(content_terms(w) and judge.unknown_terms(w) for w in where.group(1).split()):
+            unmentioned.append(re.sub(r"^the\s+", "", where.group(1).strip()))
     if unmentioned:
         word = unmentioned[0] if not unmentioned[0].islower() else f"“{unmentioned[0]}”"
         return Coverage(False, [], f"No abstract in the collection mentions {word}.", unmentioned[:3])

@@ -14,12 +14,16 @@ from .text import AMOUNT, MEASURE_NAMES, content_terms, find_names, quoted_names
 _EXAMPLES = re.compile(r"\b(?:e\.g\.|for\s+example|for\s+instance|such\s+as|like|including)\s", re.I)
 # "..., i.e. Switch Transformer?", "namely X": the name of what the question describes, so what it is about
 _NAMELY = r"(?:\bi\.e\.|\bnamely|\bthat\s+is|\ba\.k\.a\.|\baka)\s*,?\s*(?:the\s+)?"
+# what "who first discovered" names: "... neural collapse, was it ...?"
+_ORIGIN_OBJECT = re.compile(r"\s+(?:the\s+)?((?:[\w'-]+\s+){0,4}?[\w'-]+)\s*"
+                            r"(?=[,?.;:]|\s+(?:was|were|in|by|and|first)\b|$)")
 # A thing named before a colon, then a question about "it": the thing is what the question is about
 _NAMED_LEAD = re.compile(r"^\s*([^:?]{3,100}?):\s+(?:how|what|why|does|do|did|is|are|was|can|could|has)\b[^?]*"
                          r"\b(?:it|its|it's|this|they|their)\b", re.I)
 _CLAUSE_END = re.compile(r"[;?!)]|,\s+(?:and|but|or)\s|\s(?:and|or)\s+(?:how|what|which|why|does|do|is|are)\b", re.I)
 # Asks for the paper that introduced something: then that thing must be a paper's own name or in its title.
-_ORIGIN = re.compile(r"\b(?:introduc|propos|invent|originat|first (?:describ|present|propos|introduc)|"
+_ORIGIN = re.compile(r"\b(?:introduc|propos|invent|originat|"
+                     r"first (?:describ|present|propos|introduc|discover|observ|report)|"
                      r"coin)\w*\b|\b(?:came|come|coming|comes)\s+up\s+with\b|"
                      # "the original GAN one", "the original SAM from Foret et al.", "which paper is the original X?"
                      r"\boriginal\b(?=\s+(?:[\w'-]+\s+){0,5}(?:paper|work|article|publication|one|from|by)\b)|"
@@ -85,7 +89,7 @@ FACT_CUES = {
     # (not after a verb that makes it a description: "counting how many linear pieces ... is intractable")
     "number": re.compile(r"\b(?<!counting\s)(?<!estimating\s)(?<!predicting\s)(?<!measuring\s)(?<!computing\s)"
                          r"(?<!determining\s)(?<!deciding\s)(?<!learning\s)(?<!choosing\s)"
-                         r"(?:how\s+(?:many|much|fast|large|big|small|long)|(?:what|which)\s+(?:\w+\s+){0,2}"
+                         r"(?:how\s+(?:many|much|fast|large|big|small|long)|(?:what|which)(?:['’]s)?\s+(?:[\w'’]+\s+){0,2}"
                          r"(?:accuracy|score|error|speed-?up|size|percentage|rate|number|count|dice|"
                          r"perplexity|throughput|latency|recall|precision|" + "|".join(MEASURE_NAMES) +
                          r")|by\s+how\s+much|top-?1|\b(?:as\s+a|in)\s+percent(?:age)?\b|\b(?:the|its|their)\s+(?:[\w-]+\s+){0,2}(?:count|tally)\b|"
@@ -214,6 +218,8 @@ def focus_of(question: str, mid_sentence: bool = False) -> Focus:
     cue = _ORIGIN.search(question)
     origin = cue is not None
     phrase = subject_phrase(question)
+    if cue is not None and phrase is None and (what := _ORIGIN_OBJECT.match(question, cue.end())):
+        phrase = what.group(1)  # "who first discovered neural collapse, was it ...?": what was introduced
     subj = subjects(phrase, names)
     subj += [n for n in names if n not in subj and re.search(_NAMELY + re.escape(n), question, re.I)]
     if not subj and (lead := _NAMED_LEAD.match(question)):  # "The Lion optimizer ...: how does it do vs AdamW?"

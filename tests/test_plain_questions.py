@@ -441,7 +441,7 @@ def test_x2y_names_plain_word_names_and_counting_how_many(engine):
     assert not ans.abstained and cited(ans) == ["Sequence to Sequence Learning with Neural Networks"]
     assert "34.8" in ans.text
     ans = engine.ask("seq2seq lstm what bleu on english to german?")
-    assert ans.abstained and ans.reason == "No abstract in the collection mentions “german”."
+    assert ans.abstained and ans.reason == "No abstract in the collection mentions “english to german”."
     ans = engine.ask("The Lion optimizer Google found by symbolic program search: how does it do against AdamW on "
                      "ViT ImageNet training?")
     assert ans.abstained and ans.reason == "No abstract in the collection mentions Lion."
@@ -508,3 +508,10 @@ def test_is_a_the_same_as_b_quoted_one_sides_and_inflected_words(engine):
     assert {"Attention Is Not All You Need: The Importance of Feedforward Networks in Transformer Models",
             "Investigating the Role of Feed-Forward Networks in Transformers Using Parallel Attention and Feed-Forward "
             "Net Design"} <= set(cited(ans))
+
+
+def test_whats_asks_a_number_and_who_first_discovered_asks_an_origin(engine):
+    ans = engine.ask("unrelated: what's MUVERA's score on ms marco?")
+    assert ans.abstained and ans.reason == "No abstract in the collection mentions “ms marco”."
+    assert engine.ask("who first discovered neural collapse, was it papyan et al? whats in that paper").abstained
+    assert cited(engine.ask("Which paper first proposed pointer networks?")) == ["Pointer Networks"]
