@@ -155,7 +155,8 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
     # lowercase (so no name), has no results in the collection
     unmentioned += [w for w in _BENCHMARK_SLOT.findall(question) if not common_english(w) and judge.unknown_terms(w)]
     # "... what bleu on english to german?": a number asked on a setting with a word no abstract uses at all
-    if focus.fact == "number" and (where := _FACT_ON.search(question)):
+    if focus.fact == "number" and (where := _FACT_ON.search(question)) and not re.search(
+            r"\b(?:data\s*sets?|benchmarks?|corpus|corpora|tasks?|data|splits?)\s*[?.!]*\s*$", where.group(1)):
         if any(content_terms(w) and judge.unknown_terms(w) for w in where.group(1).split()):
             unmentioned.append(re.sub(r"^the\s+", "", where.group(1).strip()))
     if unmentioned:
@@ -384,7 +385,8 @@ def _comparison(judge: Judge, focus: Focus, plan: QueryPlan, hits: Sequence[Hit]
     first_label = plan.sides[0].label
     about_absent = first_label in missing and (first_label in unknown_sides or bool(lead) and (
         first_label in absent_sides or not judge.papers_mentioning(lead[0]))) and not any(
-        focus_of(h.side or "", mid_sentence=True).names for h in evidence)
+        (h.side or "").lower().startswith(n.lower()) for h in evidence
+        for n in focus_of(h.side or "", mid_sentence=True).names)  # (a name the side opens with, not a detail of it)
     if len(strong_sides) < len(evidence) or not evidence or about_absent:
         return Coverage(False, [], " ".join(reasons), missing)
     answered = ", ".join(f"“{h.side}”" for h in evidence)

@@ -277,6 +277,11 @@ _SCOPE_LEAD = re.compile(r"^\s*(?:(?:according\s+to|based\s+on|in|within)\s+(?:t
                          r"explain|describe|list)\b)))", re.I)
 
 
+# An analogy of the asker's own before the question: "This sounds like sample barcoding in sequencing: is there ...?"
+_ANALOGY_LEAD = re.compile(r"^\s*(?:this|it|that)\s+(?:sounds|seems|looks|feels)\s+(?:a\s+(?:lot|bit)\s+)?like\s+"
+                           r"[^:?]{1,80}:\s*(?=(?:is|are|does|do|which|what|how|can|has|any)\b)", re.I)
+
+
 # "..., according to this collection?": where to look, at the end
 _SCOPE_TAIL = re.compile(r",?\s+(?:according\s+to|based\s+on|in)\s+(?:the|this)\s+(?:collection|corpus|abstracts?)"
                          r"(?=\s*[?.!]*\s*$)", re.I)
@@ -294,6 +299,8 @@ def without_lead_in(question: str) -> str:
     question is about. A lead-in with a name ("ResMLP: how does it work?") or a rest that points back stays.
     A scope or a polite opening ("According to the collection,", "Could you tell me") goes too."""
     question = _SCOPE_TAIL.sub("", question)
+    if (unlike := _ANALOGY_LEAD.sub("", question, count=1)) != question:  # "This sounds like barcoding: is ...?"
+        question = unlike[0].upper() + unlike[1:]
     scoped = _SCOPE_LEAD.sub("", question, count=1)
     if scoped != question and len(scoped.split()) >= 2:
         question = scoped[0].upper() + scoped[1:]
@@ -306,7 +313,13 @@ def without_lead_in(question: str) -> str:
     continues = refers_back(rest) and not _changes_subject(lead, rest)
     # (a lead-in that says the subject changes may be longer: "Ok, and totally different question:")
     longest = NEW_TOPIC_LEAD_WORDS if _NEW_TOPIC.search(lead) else LEAD_WORDS
-    if not words or len(lead.split()) > longest or not _ASKS.match(rest) or continues or len(rest.split()) < 3:
+    # (after a lead-in that changes the subject, the question may come after a sentence that sets it up:
+    # "Something else entirely: diffusion generators make six-fingered hands. Is there a paper ...?")
+    # (whose "those" then points into that sentence)
+    later = not _ASKS.match(rest) and bool(_NEW_TOPIC.search(lead)) and bool(
+        re.search(r"[.!]\s+" + _ASKS.pattern, rest, re.I))
+    if not words or len(lead.split()) > longest or not (_ASKS.match(rest) or later) or (continues and not later) \
+            or len(rest.split()) < 3:
         return question
     # (a lead-in that says the subject changes may set the scene in a lowercase word: "for a robotics story:";
     # a name in it is what the question is about)

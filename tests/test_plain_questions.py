@@ -515,3 +515,16 @@ def test_whats_asks_a_number_and_who_first_discovered_asks_an_origin(engine):
     assert ans.abstained and ans.reason == "No abstract in the collection mentions “ms marco”."
     assert engine.ask("who first discovered neural collapse, was it papyan et al? whats in that paper").abstained
     assert cited(engine.ask("Which paper first proposed pointer networks?")) == ["Pointer Networks"]
+
+
+def test_a_set_up_sentence_after_a_new_topic_lead_in_an_analogy_and_an_absent_first_side(engine):
+    assert without_lead_in("Something else entirely: diffusion generators make six-fingered hands. Is there a paper "
+                           "explaining where those come from?") == \
+        "Diffusion generators make six-fingered hands. Is there a paper explaining where those come from?"
+    assert without_lead_in("This sounds like sample barcoding in sequencing: is there a paper that squeezes several "
+                           "inputs into one?") == "Is there a paper that squeezes several inputs into one?"
+    assert without_lead_in("Different question - how does it compare with RaftMLP?") == \
+        "Different question - how does it compare with RaftMLP?"
+    ans = engine.ask("How does Grad-CAM compare with integrated gradients when you want to see which pixels a CNN "
+                     "relied on?")
+    assert ans.abstained and ans.reason.startswith("No abstract in the collection mentions Grad-CAM.")
