@@ -238,6 +238,10 @@ def resolve(question: str, history: Sequence[dict[str, str]] | None, aliases: Al
     if m.group("first"):
         repl = names[0]
     elif m.group("second"):
+        if len(names) < 2:  # the question named one thing, the answer two papers: "the second one" is the answer's
+            said = next((names_in_turn(t["content"], aliases) for t in reversed(history)
+                         if t.get("role") == "assistant" and isinstance(t.get("content"), str)), [])
+            names = said if len(said) > 1 else names
         repl = names[1] if len(names) > 1 else names[0]
     elif m.group("plural"):
         repl = " and ".join(names[:3]) if len(names) > 1 else names[0]

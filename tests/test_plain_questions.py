@@ -528,3 +528,13 @@ def test_a_set_up_sentence_after_a_new_topic_lead_in_an_analogy_and_an_absent_fi
     ans = engine.ask("How does Grad-CAM compare with integrated gradients when you want to see which pixels a CNN "
                      "relied on?")
     assert ans.abstained and ans.reason.startswith("No abstract in the collection mentions Grad-CAM.")
+
+
+def test_the_second_one_is_the_answers_second_paper_and_its_fact_sentence_is_quoted(engine):
+    history = [{"role": "user", "content": "Which papers in the collection use prior-data fitted networks?"},
+               {"role": "assistant", "content": "Two papers do: 'Transformers Can Do Bayesian Inference', which "
+                "introduces PFNs [1], and 'Efficient Bayesian Learning Curve Extrapolation using Prior-Data Fitted "
+                "Networks', which applies them to learning-curve extrapolation (LC-PFN) [2]."}]
+    ans = engine.ask("How much faster than MCMC is the second one?", history)
+    assert cited(ans) == ["Efficient Bayesian Learning Curve Extrapolation using Prior-Data Fitted Networks"]
+    assert "10 000 times faster" in ans.text.split("[1]")[0]
