@@ -334,6 +334,14 @@ def test_without_lead_in__a_comma_lead_in_only_when_it_is_all_about_changing_the
     assert without_lead_in("ResMLP, how does it work?") == "ResMLP, how does it work?"
 
 
+NO_ABSTRACT = "No abstract in the collection mentions "
+
+
+def abstains_with(engine, question: str, reason: str) -> None:
+    ans = engine.ask(question)
+    assert ans.abstained and ans.reason == reason
+
+
 def test_topic__participles_adverbs_and_what_the_asker_rules_out():
     from rag.plan import plan_query
     names = AliasIndex.build([])
@@ -390,14 +398,14 @@ def test_names_after_i_e_and_lowercase_acronyms_defined_in_parentheses(engine):
     assert upcase_defined_acronyms("which paper introduced fourier neural operator (fno)?") == \
         "which paper introduced fourier neural operator (FNO)?"
     assert upcase_defined_acronyms("graph nets (gcn)") == "graph nets (gcn)"
-    ans = engine.ask("which paper introduced fourier neural operator (fno)?")
-    assert ans.abstained and ans.reason == "No abstract in the collection mentions FNO."
-    ans = engine.ask("Is there earlier work that routes each token to a single expert to scale sparse models to a "
-                     "trillion parameters, i.e. Switch Transformer?")
-    assert ans.abstained and ans.reason == "No abstract in the collection mentions Switch Transformer."
-    ans = engine.ask("Are there any papers here on physics-informed neural networks, where the differential "
-                     "equation itself is put into the loss function?")
-    assert ans.abstained and ans.reason == "No abstract in the collection mentions “physics-informed”."
+    abstains_with(engine, "which paper introduced fourier neural operator (fno)?",
+                  NO_ABSTRACT + "FNO.")
+    abstains_with(engine, "Is there earlier work that routes each token to a single expert to scale sparse models to a "
+                     "trillion parameters, i.e. Switch Transformer?",
+                  NO_ABSTRACT + "Switch Transformer.")
+    abstains_with(engine, "Are there any papers here on physics-informed neural networks, where the differential "
+                     "equation itself is put into the loss function?",
+                  NO_ABSTRACT + "“physics-informed”.")
 
 
 def test_sides_as_follow_ups_plural_acronyms_and_two_papers_in_a_statement(engine):
@@ -418,8 +426,8 @@ def test_an_acronym_of_a_titles_name_names_that_paper(engine):
     ans = engine.ask("LTH winning tickets vs 'lottery jackpots': how do they differ in whether weights get trained?")
     assert {"The Lottery Ticket Hypothesis: Finding Sparse, Trainable Neural Networks",
             "Lottery Jackpots Exist in Pre-trained Models"} <= set(cited(ans))
-    ans = engine.ask("How does LTX compare with lottery jackpots?")
-    assert ans.abstained and ans.reason == "No abstract in the collection mentions LTX."
+    abstains_with(engine, "How does LTX compare with lottery jackpots?",
+                  NO_ABSTRACT + "LTX.")
 
 
 def test_which_paper_is_the_original_x_needs_a_paper_titled_with_all_of_x(engine):
@@ -440,11 +448,11 @@ def test_x2y_names_plain_word_names_and_counting_how_many(engine):
     ans = engine.ask("What BLEU did the original LSTM seq2seq get on WMT'14 English-French?")
     assert not ans.abstained and cited(ans) == ["Sequence to Sequence Learning with Neural Networks"]
     assert "34.8" in ans.text
-    ans = engine.ask("seq2seq lstm what bleu on english to german?")
-    assert ans.abstained and ans.reason == "No abstract in the collection mentions “english to german”."
-    ans = engine.ask("The Lion optimizer Google found by symbolic program search: how does it do against AdamW on "
-                     "ViT ImageNet training?")
-    assert ans.abstained and ans.reason == "No abstract in the collection mentions Lion."
+    abstains_with(engine, "seq2seq lstm what bleu on english to german?",
+                  NO_ABSTRACT + "“english to german”.")
+    abstains_with(engine, "The Lion optimizer Google found by symbolic program search: how does it do against AdamW on "
+                     "ViT ImageNet training?",
+                  NO_ABSTRACT + "Lion.")
     ans = engine.ask("Is there a hardness result saying that counting how many linear pieces a ReLU net cuts its "
                      "input space into is intractable even with a single hidden layer?")
     assert cited(ans)[:1] == ["The Computational Complexity of Counting Linear Regions in ReLU Neural Networks"]
@@ -481,16 +489,16 @@ def test_an_everyday_verb_no_abstract_uses_does_not_hide_a_topic(engine):
 
 
 def test_unknown_capitalised_words_dummy_it_and_percentages(engine):
-    ans = engine.ask("Were any of the spiking network experiments actually run on Intel's Loihi chip?")
-    assert ans.abstained and ans.reason == "No abstract in the collection mentions Loihi."
+    abstains_with(engine, "Were any of the spiking network experiments actually run on Intel's Loihi chip?",
+                  NO_ABSTRACT + "Loihi.")
     assert refers_back("is it true that OpenAI trained Whisper on audio?") is None
     history = [{"role": "user", "content": "What is GCNet?"},
                {"role": "assistant", "content": "GCNet is introduced in 'Global Context Networks' [1]."}]
     assert engine.ask("Unrelated: is it true that OpenAI's Whisper was trained on 680,000 hours of audio?",
                       history).abstained
-    ans = engine.ask("how well does the tiny recursive model do on Sudoku, as a percentage?")
-    assert ans.abstained and ans.reason == ("The abstract of “Less is More: Recursive Reasoning with Tiny Networks” "
-                                            "does not state this number.")
+    abstains_with(engine, "how well does the tiny recursive model do on Sudoku, as a percentage?",
+                  ("The abstract of “Less is More: Recursive Reasoning with Tiny Networks” "
+                                            "does not state this number."))
 
 
 def test_is_a_the_same_as_b_quoted_one_sides_and_inflected_words(engine):
@@ -511,8 +519,8 @@ def test_is_a_the_same_as_b_quoted_one_sides_and_inflected_words(engine):
 
 
 def test_whats_asks_a_number_and_who_first_discovered_asks_an_origin(engine):
-    ans = engine.ask("unrelated: what's MUVERA's score on ms marco?")
-    assert ans.abstained and ans.reason == "No abstract in the collection mentions “ms marco”."
+    abstains_with(engine, "unrelated: what's MUVERA's score on ms marco?",
+                  NO_ABSTRACT + "“ms marco”.")
     assert engine.ask("who first discovered neural collapse, was it papyan et al? whats in that paper").abstained
     assert cited(engine.ask("Which paper first proposed pointer networks?")) == ["Pointer Networks"]
 
