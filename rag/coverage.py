@@ -53,8 +53,9 @@ _BENCHMARK_SLOT = re.compile(r"\b(?:results?|evaluated|tested|benchmarked|experi
                              r"on\s+(?:the\s+)?([a-z][a-z0-9-]{3,})\b(?!\s+(?:of|and|for)\b)")
 _FACT_ON = re.compile(r"\b(?:on|in|for)\s+((?:(?:the\s+)?[a-z][\w'-]*\s*){1,4})[?.!]*\s*$")  # a lowercase setting, last
 _SETTING = re.compile(r"\s(?:on|in|from|with|for|at|using|via|across)\s+", re.I)  # where or how, after a topic
-_DESCRIBED_DATASET = re.compile(r"\b(?:on|in|using)\s+(?:the\s+)?((?:[\w-]+\s+){1,4}?)(?:data\s*sets?|benchmarks?|"
-                                r"corpus|corpora|tasks?|splits?)\b", re.I)
+_DATASET_NOUN = r"(?:data\s*sets?|benchmarks?|corpus|corpora|tasks?|splits?)"
+_DESCRIBED_DATASET = re.compile(r"\b(?:on|in|using)\s+(?:the\s+)?((?:[\w-]+\s+){1,4}?)" + _DATASET_NOUN + r"\b",
+                                re.I)
 # the first word of a compound that says how a measure is taken, not on what: "per-case", "zero-shot", "top-k"
 _COUNTED_AS = {"per", "non", "zero", "few", "one", "all", "test", "top", "end", "average", "mean"}
 # (and the owner of a name: "Google's GNMT"; not of a description: "Mamba's throughput"; authors own either:
@@ -154,9 +155,10 @@ def assess(state: IndexState, question: str, plan: QueryPlan, hits: Sequence[Hit
     # "... a segmentation paper that reports results on cityscapes?": a benchmark no abstract names, typed in
     # lowercase (so no name), has no results in the collection
     unmentioned += [w for w in _BENCHMARK_SLOT.findall(question) if not common_english(w) and judge.unknown_terms(w)]
-    # "... what bleu on english to german?": a number asked on a setting with a word no abstract uses at all
+    # "... what bleu on english to german?": a number asked on a setting with a word no abstract uses at all (a
+    # dataset described in words is _fact_setting's)
     if focus.fact == "number" and (where := _FACT_ON.search(question)) and not re.search(
-            r"\b(?:data\s*sets?|benchmarks?|corpus|corpora|tasks?|data|splits?)\s*[?.!]*\s*$", where.group(1)):
+            r"\b(?:" + _DATASET_NOUN + r"|data)\s*[?.!]*\s*$", where.group(1)):
         if any(content_terms(w) and judge.unknown_terms(w) for w in where.group(1).split()):
             unmentioned.append(re.sub(r"^the\s+", "", where.group(1).strip()))
     if unmentioned:

@@ -177,10 +177,10 @@ def compose_lookup(question_vec: np.ndarray, question: str, hits: list[Hit],
             top_score = best
             picked = sorted(ranked[:per_paper], key=lambda r: r.position)
             stating = [r for r in ranked if fact and states_fact(r.sentence, fact)]
-            # (of those, the one sharing most of what is asked: "how much faster than MCMC" is "10 000 times
-            # faster", not "10 million curves ... using MCMC")
-            asked = asked_terms(question, [h.title])
-            stating.sort(key=lambda r: -len(asked & content_terms(r.sentence)))
+            if stating:  # (the one sharing most of what is asked: "how much faster than MCMC" is "10 000 times
+                # faster", not "10 million curves ... using MCMC")
+                asked = asked_terms(question, [h.title])
+                stating.sort(key=lambda r: -len(asked & content_terms(r.sentence)))
             if fact and stating:
                 picked = [stating[0]] + [r for r in picked if r is not stating[0]][: per_paper - 1]
             quotes[n] = picked[0].sentence

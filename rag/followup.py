@@ -308,26 +308,24 @@ def without_lead_in(question: str) -> str:
     scoped = _SCOPE_LEAD.sub("", question, count=1)
     if scoped != question and len(scoped.split()) >= 2:
         question = scoped[0].upper() + scoped[1:]
-    m = _LEAD_IN.match(question)
-    m = m or _COMMA_LEAD_IN.match(question)
+    m = _LEAD_IN.match(question) or _COMMA_LEAD_IN.match(question)
     if not m:
         return question
     lead, rest = m.group(1), question[m.end():]
     words = re.findall(r"[A-Za-z][\w']*", lead)
     continues = refers_back(rest) and not _changes_subject(lead, rest)
+    new_topic = bool(_NEW_TOPIC.search(lead))
     # (a lead-in that says the subject changes may be longer: "Ok, and totally different question:")
-    longest = NEW_TOPIC_LEAD_WORDS if _NEW_TOPIC.search(lead) else LEAD_WORDS
+    longest = NEW_TOPIC_LEAD_WORDS if new_topic else LEAD_WORDS
     # (after a lead-in that changes the subject, the question may come after a sentence that sets it up:
     # "Something else entirely: diffusion generators make six-fingered hands. Is there a paper ...?")
     # (whose "those" then points into that sentence)
-    later = not _ASKS.match(rest) and bool(_NEW_TOPIC.search(lead)) and bool(
-        re.search(r"[.!]\s+" + _ASKS.pattern, rest, re.I))
+    later = new_topic and not _ASKS.match(rest) and bool(re.search(r"[.!]\s+" + _ASKS.pattern, rest, re.I))
     if not words or len(lead.split()) > longest or not (_ASKS.match(rest) or later) or (continues and not later) \
             or len(rest.split()) < 3:
         return question
     # (a lead-in that says the subject changes may set the scene in a lowercase word: "for a robotics story:";
     # a name in it is what the question is about)
-    new_topic = bool(_NEW_TOPIC.search(lead))
     if any(is_coined(w) or not (w.lower() in CONTENT_STOPWORDS or common_english(w) or len(w) <= 3
                                 or new_topic and w.islower()) for w in words):
         return question

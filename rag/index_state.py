@@ -21,7 +21,7 @@ from typing import Any
 from .aliases import AliasIndex
 from .spelling import case_forms, phrase_forms
 from .store import StoredChunk
-from .text import common_english, content_terms, light, stem, terms, words
+from .text import CONTENT_STOPWORDS, common_english, content_terms, light, name_tokens, stem, terms, words
 from .types import Paper
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,13 @@ class IndexState:
         """How the abstracts write names of plain words ("vision transformer" → "Vision Transformer"); titles are
         left out, as they capitalise every word."""
         return phrase_forms(p.abstract for p in self.papers.values())
+
+    @cached_property
+    def title_initials(self) -> frozenset[str]:
+        """The initials of every content word of each title's name, the part before its colon ("The Lottery Ticket
+        Hypothesis: ..." → "lth")."""
+        return frozenset("".join(t[0] for t in name_tokens(p.title.split(":", 1)[0]) if t not in CONTENT_STOPWORDS)
+                         for p in self.papers.values())
 
     def plain_word(self, word: str) -> bool:
         """A word of the collection a slip may be corrected to: not a coined name it writes in capitals ("resnet"),

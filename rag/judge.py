@@ -346,11 +346,7 @@ class Judge:
 
     def abbreviates_a_title(self, name: str) -> bool:
         """`name` (3-6 capitals) is the initials of every word of a title's name, the part before its colon."""
-        if not re.fullmatch(r"[A-Z]{3,6}", name):
-            return False
-        heads = ([t for t in name_tokens(p.title.split(":", 1)[0]) if t not in CONTENT_STOPWORDS]
-                 for p in self.state.papers.values())
-        return any("".join(t[0] for t in head) == name.lower() for head in heads)
+        return re.fullmatch(r"[A-Z]{3,6}", name) is not None and name.lower() in self.state.title_initials
 
     def absent(self, name: str) -> bool:
         """A name no abstract contains: coined ("TabPFN"), or of capitalised words ("Long Range Arena", "Git

@@ -15,12 +15,11 @@ from .text import (
     CONTENT_STOPWORDS,
     WRITTEN_WORD,
     common_english,
+    defines_acronym,
     is_coined,
     known_word,
     light,
-    name_tokens,
     singular,
-    spells_acronym,
     stem,
 )
 
@@ -189,8 +188,8 @@ def upcase_defined_acronyms(text: str) -> str:
     """A lowercase acronym defined in parentheses by the words before it is a name: "fourier neural operator (fno)"
     → "(FNO)", so that it is looked for (and found missing) as one."""
     def up(m: re.Match[str]) -> str:
-        before = [t for t in name_tokens(text[: m.start()]) if t.isalpha()][-len(m.group(1)):]
-        return f"({m.group(1).upper()})" if spells_acronym(m.group(1).upper(), before) else m.group(0)
+        name = m.group(1).upper()
+        return f"({name})" if defines_acronym(text[: m.start()] + f"({name})", name) else m.group(0)
 
     return re.sub(r"\(\s*([a-z]{2,6})\s*\)", up, text)
 
